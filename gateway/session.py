@@ -1,0 +1,413 @@
+"""One client WebSocket: authentication, limits, media into the mesh, the session's events back out.
+
+The order of checks is the security model (DESIGN.md section 7): origin (before accept, in app.py),
+then authentication within a deadline before any media is looked at, then per-type size and rate
+limits, then content checks. Every refused message gets an `error` event saying why; only abuse
+(oversized, flooding, unauthenticated media) closes the socket. Other sockets never notice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.errors import ConnectionClosedError, OutboundBufferLimitError
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from gateway import events, protocol
+from gateway.auth import Identity
+from gateway.media import check_pcm16, decode_base64, decode_data_url, inspect_jpeg
+from gateway.protocol import ProtocolError
+from gateway.ratelimit import TokenBucket
+from gateway.vad import Segmenter, SegmenterConfig, SegmentEvent
+from mrrrme import subjects
+from mrrrme.contracts import Control, Frame, Preferences, Transcript, Turn, Utterance, encode, new_id
+from mrrrme.runtime.metrics import subject_kind
+from mrrrme.runtime.tracing import TraceContext, make_headers
+
+if TYPE_CHECKING:
+    from gateway.app import GatewayState
+
+log = logging.getLogger("gateway.session")
+
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_TRY_LATER = 1013
+CLOSE_AUTH = 4001
+"""Application code: not authenticated (missing, invalid or late credentials)."""
+
+
+class CloseSocket(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+@dataclass
+class Limits:
+    video: TokenBucket
+    audio: TokenBucket
+    control: TokenBucket
+    notices: TokenBucket = field(default_factory=lambda: TokenBucket(5.0, 20.0))
+    """Error notices: every honest mistake is answered, a flood of them is not answered by a flood."""
+
+
+class ClientSession:
+    def __init__(self, ws: WebSocket, state: GatewayState) -> None:
+        self.ws = ws
+        self.state = state
+        self.settings = state.settings
+        self.session_id = new_id()
+        self.identity: Identity | None = None
+        self.preferences = Preferences()
+        self._outbound: asyncio.Queue[str] = asyncio.Queue(maxsize=self.settings.outbound_queue)
+        self._subscriptions: list[Subscription] = []
+        self._frame_seq = 0
+        self._closing: CloseSocket | None = None
+        s = self.settings
+        self._limits = Limits(
+            video=TokenBucket(s.video_fps_limit, s.video_fps_limit),
+            audio=TokenBucket(s.audio_chunks_per_s_limit, s.audio_chunks_per_s_limit),
+            control=TokenBucket(s.control_per_s_limit, s.control_per_s_limit * 2),
+        )
+        self._segmenter = Segmenter(
+            state.vad,
+            SegmenterConfig(
+                threshold=s.vad_threshold,
+                min_silence_ms=s.vad_min_silence_ms,
+                min_speech_ms=s.vad_min_speech_ms,
+                pad_ms=s.vad_pad_ms,
+                max_utterance_s=s.max_utterance_s,
+            ),
+        )
+        self._trace = TraceContext.new()
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        sender = asyncio.create_task(self._send_loop(), name=f"ws-send-{self.session_id[:8]}")
+        try:
+            await self._receive_loop()
+        except CloseSocket as close:
+            await self._close(close)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+            await self._cleanup()
+
+    async def _receive_loop(self) -> None:
+        opened = time.monotonic()
+        while True:
+            if self.identity is None:
+                timeout = self.settings.auth_deadline_s - (time.monotonic() - opened)
+                if timeout <= 0:
+                    raise CloseSocket(CLOSE_AUTH, "authentication deadline passed")
+            else:
+                timeout = self.settings.idle_timeout_s
+            try:
+                message = await asyncio.wait_for(self.ws.receive(), timeout)
+            except TimeoutError:
+                if self.identity is None:
+                    self._notice_now("auth_timeout", "no auth message within the deadline")
+                    raise CloseSocket(CLOSE_AUTH, "authentication deadline passed") from None
+                raise CloseSocket(CLOSE_NORMAL, "idle timeout") from None
+            if message["type"] == "websocket.disconnect":
+                return
+            if self._closing is not None:
+                raise self._closing
+            if message.get("text") is not None:
+                await self._on_text(message["text"])
+            elif message.get("bytes") is not None:
+                await self._on_binary(message["bytes"])
+
+    async def _close(self, close: CloseSocket) -> None:
+        self.state.metrics.closes.labels(str(close.code)).inc()
+        # Flush queued notices (the error that explains the close) before the close frame.
+        while not self._outbound.empty() and self.ws.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.ws.send_text(self._outbound.get_nowait()), 1.0)
+        if self.ws.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await self.ws.close(close.code, close.reason)
+
+    async def _cleanup(self) -> None:
+        for sub in self._subscriptions:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        if self.identity is not None:
+            self.state.sessions.pop(self.session_id, None)
+            self.state.metrics.connections.dec()
+            with contextlib.suppress(Exception):
+                await self._publish(
+                    subjects.control(self.session_id), Control(session_id=self.session_id, action="end")
+                )
+
+    def close_soon(self, code: int, reason: str) -> None:
+        """Ask the socket to close from another task (logout, shutdown)."""
+        self._closing = CloseSocket(code, reason)
+        with contextlib.suppress(Exception):
+            asyncio.get_running_loop().create_task(self._close(self._closing))
+
+    # --- outbound -------------------------------------------------------------------------------
+
+    async def _send_loop(self) -> None:
+        while True:
+            text = await self._outbound.get()
+            await self.ws.send_text(text)
+
+    def send(self, kind: str, **fields: Any) -> None:
+        self._enqueue(kind, protocol.server_message(kind, **fields).decode())
+
+    def _enqueue(self, kind: str, text: str) -> None:
+        try:
+            self._outbound.put_nowait(text)
+            self.state.metrics.events.labels(kind).inc()
+        except asyncio.QueueFull:
+            self.state.metrics.dropped.labels("slow_client").inc()
+            if kind in events.CRITICAL and self._closing is None:
+                # The client is not reading: better a clear close than silently losing a reply.
+                self.close_soon(CLOSE_TRY_LATER, "client too slow: outbound queue full")
+
+    def _notice_now(self, code: str, message: str) -> None:
+        self.send("error", code=code, message=message, source="gateway")
+
+    def _notice(self, code: str, message: str) -> None:
+        """An error notice about a refused message, itself rate-limited."""
+        if self._limits.notices.allow():
+            self._notice_now(code, message)
+
+    async def _on_event(self, msg: Msg) -> None:
+        kind = subject_kind(msg.subject)
+        try:
+            payload = events.to_client(kind, msg.data)
+        except (ValueError, msgspec.ValidationError) as exc:
+            log.warning("session %s: unreadable %s event: %s", self.session_id[:8], kind, exc)
+            return
+        self._enqueue(str(payload["type"]), msgspec.json.encode(payload).decode())
+
+    # --- inbound --------------------------------------------------------------------------------
+
+    async def _on_text(self, text: str) -> None:
+        limit = self.settings.max_frame_bytes * 4 // 3 + 1024  # a base64 frame in JSON
+        if len(text) > limit:
+            self._notice_now("too_big", f"message of {len(text)} bytes exceeds {limit}")
+            raise CloseSocket(CLOSE_TOO_BIG, "message too big")
+        try:
+            message = protocol.parse_client_message(text)
+        except ProtocolError as exc:
+            if self.identity is None:
+                self._notice_now(exc.code, exc.message)
+                raise CloseSocket(CLOSE_AUTH, "authenticate first") from None
+            self.state.metrics.messages.labels("invalid", exc.code).inc()
+            self._notice(exc.code, exc.message)
+            return
+        kind = message.__struct_config__.tag
+        if (
+            not isinstance(message, protocol.VideoFrame | protocol.AudioChunk)
+            and len(text) > self.settings.max_control_bytes
+        ):
+            self._notice_now("too_big", f"{kind} message exceeds {self.settings.max_control_bytes} bytes")
+            raise CloseSocket(CLOSE_TOO_BIG, "message too big")
+        if self.identity is None:
+            if isinstance(message, protocol.Auth):
+                await self._authenticate(message.token)
+                return
+            if isinstance(message, protocol.Ping):
+                self.send("pong")
+                return
+            self._notice_now("auth_required", f"send an auth message before {kind}")
+            raise CloseSocket(CLOSE_AUTH, "authenticate first")
+        try:
+            await self._dispatch(message)
+        except ProtocolError as exc:
+            self.state.metrics.messages.labels(str(kind), exc.code).inc()
+            if exc.close_code is not None:
+                self._notice_now(exc.code, exc.message)
+                raise CloseSocket(exc.close_code, exc.message) from None
+            self._notice(exc.code, exc.message)
+
+    async def _on_binary(self, data: bytes) -> None:
+        if self.identity is None:
+            self._notice_now("auth_required", "send an auth message before media")
+            raise CloseSocket(CLOSE_AUTH, "authenticate first")
+        try:
+            kind, seq, payload = protocol.unpack_binary(data)
+            if kind == "video_frame":
+                await self._on_frame(payload, seq)
+            else:
+                await self._on_audio(payload)
+        except ProtocolError as exc:
+            self.state.metrics.messages.labels("binary", exc.code).inc()
+            if exc.close_code is not None:
+                self._notice_now(exc.code, exc.message)
+                raise CloseSocket(exc.close_code, exc.message) from None
+            self._notice(exc.code, exc.message)
+
+    async def _dispatch(self, message: protocol.ClientMessage) -> None:
+        if isinstance(message, protocol.VideoFrame):
+            self._check_rate("video_frame", self._limits.video)
+            if len(message.frame) > self.settings.max_frame_bytes * 4 // 3 + 64:
+                raise ProtocolError("too_big", "video frame too big", CLOSE_TOO_BIG)
+            await self._on_frame(decode_data_url(message.frame), None, rate_checked=True)
+        elif isinstance(message, protocol.AudioChunk):
+            self._check_rate("audio_chunk", self._limits.audio)
+            if len(message.audio) > self.settings.max_audio_chunk_bytes * 4 // 3 + 4:
+                raise ProtocolError("too_big", "audio chunk too big", CLOSE_TOO_BIG)
+            await self._on_audio(decode_base64(message.audio, "audio"), rate_checked=True)
+        else:
+            self._check_rate("control", self._limits.control)
+            await self._on_control(message)
+
+    def _check_rate(self, kind: str, bucket: TokenBucket) -> None:
+        if bucket.allow():
+            return
+        self.state.metrics.dropped.labels("rate_limited").inc()
+        if bucket.flooding:
+            raise ProtocolError("rate_limited", f"{kind} flood: connection closed", CLOSE_POLICY)
+        raise ProtocolError(
+            "rate_limited", f"too many {kind} messages: limit {bucket.rate:g}/s; extra ones dropped"
+        )
+
+    async def _authenticate(self, token: str) -> None:
+        identity = await self.state.verifier.verify(token)
+        if identity is None:
+            self._notice_now("invalid_token", "invalid or expired token")
+            raise CloseSocket(CLOSE_AUTH, "invalid token")
+        self.identity = identity
+        self.state.sessions[self.session_id] = self
+        self.state.metrics.connections.inc()
+        for subject in subjects.session_subjects(self.session_id):
+            self._subscriptions.append(await self.state.nc.subscribe(subject, cb=self._on_event))
+        s = self.settings
+        self.send(
+            "ready",
+            session_id=self.session_id,
+            username=identity.username,
+            limits={
+                "max_frame_bytes": s.max_frame_bytes,
+                "max_audio_chunk_bytes": s.max_audio_chunk_bytes,
+                "max_control_bytes": s.max_control_bytes,
+                "video_fps": s.video_fps_limit,
+                "audio_chunks_per_s": s.audio_chunks_per_s_limit,
+                "idle_timeout_s": s.idle_timeout_s,
+            },
+        )
+
+    # --- media ----------------------------------------------------------------------------------
+
+    async def _on_frame(self, jpeg: bytes, seq: int | None, rate_checked: bool = False) -> None:
+        if not rate_checked:
+            self._check_rate("video_frame", self._limits.video)
+        if len(jpeg) > self.settings.max_frame_bytes:
+            raise ProtocolError(
+                "too_big", f"frame exceeds {self.settings.max_frame_bytes} bytes", CLOSE_TOO_BIG
+            )
+        width, height = inspect_jpeg(jpeg)
+        self._frame_seq = seq if seq is not None else self._frame_seq + 1
+        frame = Frame(session_id=self.session_id, seq=self._frame_seq, jpeg=jpeg, width=width, height=height)
+        await self._publish_media(subjects.frame(self.session_id), frame)
+        self.state.metrics.messages.labels("video_frame", "ok").inc()
+
+    async def _on_audio(self, pcm: bytes, rate_checked: bool = False) -> None:
+        if not rate_checked:
+            self._check_rate("audio_chunk", self._limits.audio)
+        if len(pcm) > self.settings.max_audio_chunk_bytes:
+            raise ProtocolError(
+                "too_big", f"audio chunk exceeds {self.settings.max_audio_chunk_bytes} bytes", CLOSE_TOO_BIG
+            )
+        check_pcm16(pcm)
+        started = time.perf_counter()
+        segments = self._segmenter.feed(pcm)
+        self.state.metrics.vad_seconds.observe(time.perf_counter() - started)
+        self.state.metrics.messages.labels("audio_chunk", "ok").inc()
+        await self._on_segments(segments)
+
+    async def _on_segments(self, segments: list[SegmentEvent]) -> None:
+        for segment in segments:
+            if segment.kind == "utterance":
+                utterance = Utterance(
+                    session_id=self.session_id,
+                    utterance_id=new_id(),
+                    pcm=segment.pcm,
+                    started_at=segment.started_at,
+                    ended_at=segment.ended_at,
+                    language=self.preferences.language,
+                )
+                await self._publish_media(subjects.utterance(self.session_id), utterance)
+                self.state.metrics.utterances.inc()
+
+    async def _on_control(self, message: protocol.ClientMessage) -> None:
+        if isinstance(message, protocol.Ping):
+            self.send("pong")
+        elif isinstance(message, protocol.Auth):
+            self._notice("already_authenticated", "this socket is already authenticated")
+        elif isinstance(message, protocol.SpeechEnd):
+            await self._on_segments(self._segmenter.flush())
+            if message.text is not None and message.text.strip():
+                text = message.text.strip()
+                if len(text) > 2000:
+                    raise ProtocolError("text_too_long", "typed text is limited to 2000 characters")
+                transcript = Transcript(
+                    session_id=self.session_id, utterance_id=new_id(), text=text, source="typed"
+                )
+                await self._publish(subjects.transcript(self.session_id), transcript)
+        elif isinstance(message, protocol.PreferencesUpdate):
+            await self._update_preferences(message)
+        elif isinstance(message, protocol.RequestGreeting):
+            await self._request_greeting()
+
+    async def _update_preferences(self, message: protocol.PreferencesUpdate) -> None:
+        changes = {
+            k: v
+            for k in ("voice", "language", "personality", "style")
+            if (v := getattr(message, k)) is not None
+        }
+        try:
+            self.preferences = msgspec.convert(
+                {**msgspec.structs.asdict(self.preferences), **changes}, Preferences
+            )
+        except msgspec.ValidationError as exc:
+            raise ProtocolError("invalid_message", f"preferences: {exc}") from None
+        await self._publish(
+            subjects.control(self.session_id),
+            Control(session_id=self.session_id, action="preferences", preferences=self.preferences),
+        )
+        self.send("preferences", **msgspec.structs.asdict(self.preferences))
+
+    async def _request_greeting(self) -> None:
+        turn = Turn(
+            session_id=self.session_id, turn_id=new_id(), kind="greeting", preferences=self.preferences
+        )
+        headers = make_headers(self.session_id, turn.turn_id, self._trace.child())
+        await self.state.js.publish(
+            subjects.turn(self.session_id), encode(turn), headers=headers, timeout=2.0
+        )
+        if not await self.state.service_ready("dialogue"):
+            self._notice_now(
+                "service_unavailable",
+                "the dialogue service is not running: the greeting waits until it starts",
+            )
+
+    async def _publish(self, subject: str, message: msgspec.Struct) -> None:
+        headers = make_headers(self.session_id, new_id(), self._trace.child())
+        await self.state.nc.publish(subject, encode(message), headers=headers)
+
+    async def _publish_media(self, subject: str, message: msgspec.Struct) -> None:
+        """Perishable media: if NATS is away and the client buffer is full, drop it and count it."""
+        try:
+            await self._publish(subject, message)
+        except (OutboundBufferLimitError, ConnectionClosedError):
+            self.state.metrics.dropped.labels("nats_unavailable").inc()

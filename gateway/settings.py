@@ -1,0 +1,46 @@
+"""Gateway settings: `MRRRME_GATEWAY_*` plus the mesh-wide ones (NATS_URL, REDIS_URL, ...)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from mrrrme.settings import MeshSettings
+
+KIB = 1024
+
+
+class GatewaySettings(MeshSettings):
+    model_config = MeshSettings.model_config | {"env_prefix": "MRRRME_GATEWAY_"}
+
+    host: str = Field("127.0.0.1", description="Interface the gateway listens on")
+    port: int = Field(7860, description="HTTP and WebSocket port")
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins allowed to open /ws (JSON list); empty: http://localhost:<port> and http://127.0.0.1:<port>",
+    )
+    dev_login: bool = Field(
+        True, description="Enable POST /api/dev/login (until the accounts issue replaces it)"
+    )
+    auth_deadline_s: float = Field(5.0, description="Seconds a new socket has to authenticate")
+    idle_timeout_s: float = Field(60.0, description="Close a socket that sends no message for this long")
+    max_ws_message_bytes: int = Field(
+        512 * KIB, description="Protocol-level WebSocket message limit (close 1009)"
+    )
+    max_control_bytes: int = Field(64 * KIB, description="Largest JSON control message")
+    max_frame_bytes: int = Field(256 * KIB, description="Largest JPEG frame")
+    max_audio_chunk_bytes: int = Field(32 * KIB, description="Largest PCM16 audio chunk")
+    video_fps_limit: float = Field(15.0, description="Frames per second a socket may send")
+    audio_chunks_per_s_limit: float = Field(50.0, description="Audio chunks per second a socket may send")
+    control_per_s_limit: float = Field(10.0, description="Control messages per second a socket may send")
+    outbound_queue: int = Field(32, description="Events queued for a slow client before dropping or closing")
+    vad_threshold: float = Field(0.5, description="Silero speech probability that starts speech")
+    vad_min_silence_ms: int = Field(600, description="Silence that ends an utterance")
+    vad_min_speech_ms: int = Field(250, description="Shorter speech is ignored (clicks, coughs)")
+    vad_pad_ms: int = Field(200, description="Audio kept before speech onset and after its end")
+    max_utterance_s: float = Field(30.0, description="An utterance is cut here to keep messages small")
+    health_timeout_s: float = Field(0.4, description="How long /health collects service replies")
+
+    def origins(self) -> set[str]:
+        if self.allowed_origins:
+            return {origin.rstrip("/") for origin in self.allowed_origins}
+        return {f"http://localhost:{self.port}", f"http://127.0.0.1:{self.port}"}

@@ -1,0 +1,74 @@
+"""Render the one table of every environment variable from the settings classes themselves.
+
+`make docs` writes docs/configuration.md with it, and a test fails when that file is out of date, so
+the table cannot drift from the code. A service adds its settings class to `settings_classes()`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Iterator
+
+from pydantic import AliasChoices
+from pydantic_settings import BaseSettings
+
+SETTINGS_CLASSES = (
+    ("mesh-wide", "mrrrme.settings:MeshSettings"),
+    ("gateway", "gateway.settings:GatewaySettings"),
+)
+STACK_VARIABLES = (
+    (
+        "MRRRME_SERVICES",
+        "all built services",
+        "`make run`: comma-separated services to start besides the gateway",
+    ),
+    ("MRRRME_NATS_PORT", "a free port", "`make run`: port of the embedded NATS when NATS_URL is not set"),
+    ("MRRRME_REDIS_PORT", "a free port", "`make run`: port of the embedded Redis when REDIS_URL is not set"),
+    (
+        "MRRRME_<SERVICE>_METRICS_PORT",
+        "a free port",
+        "`make run`: /healthz, /readyz, /metrics port per service",
+    ),
+)
+
+
+def settings_classes() -> Iterator[tuple[str, type[BaseSettings]]]:
+    for scope, target in SETTINGS_CLASSES:
+        module, name = target.split(":")
+        yield scope, getattr(importlib.import_module(module), name)
+
+
+def _env_names(cls: type[BaseSettings]) -> Iterator[tuple[str, str, str]]:
+    prefix = str(cls.model_config.get("env_prefix", ""))
+    for field_name, field in cls.model_fields.items():
+        alias = field.validation_alias
+        env = str(alias.choices[0]) if isinstance(alias, AliasChoices) else f"{prefix}{field_name}".upper()
+        default = field.default_factory() if field.default_factory is not None else field.default  # type: ignore[call-arg]
+        yield env, repr(default) if default != [] else "[]", field.description or ""
+
+
+def render() -> str:
+    lines = [
+        "# Configuration",
+        "",
+        "Every setting is an environment variable. This table is generated from the settings classes",
+        "(`make docs`); a test fails when it is out of date.",
+        "",
+        "| variable | scope | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    seen: set[str] = set()
+    for scope, cls in settings_classes():
+        for env, default, description in _env_names(cls):
+            if env in seen:
+                continue
+            seen.add(env)
+            lines.append(f"| `{env}` | {scope} | `{default}` | {description} |")
+    for env, default, description in STACK_VARIABLES:
+        lines.append(f"| `{env}` | make run | {default} | {description} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render())

@@ -1,0 +1,15 @@
+"""The service runtime: one way to build a worker on the mesh (see docs/architecture.md)."""
+
+from mrrrme.runtime.batching import BatchPolicy, MicroBatcher
+from mrrrme.runtime.service import BadInput, Context, Delivery, Service, connect_nats, publish_durable
+
+__all__ = [
+    "BadInput",
+    "BatchPolicy",
+    "Context",
+    "Delivery",
+    "MicroBatcher",
+    "Service",
+    "connect_nats",
+    "publish_durable",
+]

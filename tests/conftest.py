@@ -1,0 +1,154 @@
+"""Real infrastructure for the tests: a private nats-server (JetStream) and redis-server on free ports.
+
+Nothing here is mocked: the same `mrrrme.stack.infra` code that `make run` uses starts the servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import nats
+import pytest
+import uvicorn
+from nats.aio.client import Client as NATS
+
+from gateway.server import server_config
+from gateway.settings import GatewaySettings
+from mrrrme.stack.infra import NatsServer, RedisServer, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def nats_server() -> Iterator[NatsServer]:
+    with NatsServer() as server:
+        yield server
+
+
+@pytest.fixture()
+def own_nats_server() -> Iterator[NatsServer]:
+    """A private broker for tests that kill or fill it."""
+    with NatsServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture()
+async def nc(nats_server: NatsServer) -> AsyncIterator[NATS]:
+    client = await nats.connect(nats_server.url)
+    yield client
+    await client.drain()
+
+
+class Worker:
+    """A service as a real child process (`python -m module`), for kill and SIGTERM tests."""
+
+    def __init__(self, module: str, env: dict[str, str]) -> None:
+        self.log = ROOT / f".pytest-{module.rsplit('.', 1)[-1]}-{os.getpid()}-{time.monotonic_ns()}.log"
+        self._log_file = open(self.log, "wb")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", module],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    async def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "ready (backend" in self.output():
+                return
+            if self.process.poll() is not None:
+                raise AssertionError(f"worker exited early:\n{self.output()}")
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"worker not ready within {timeout}s:\n{self.output()}")
+
+    def signal(self, sig: signal.Signals) -> None:
+        self.process.send_signal(sig)
+
+    async def wait(self, timeout: float = 30.0) -> int:
+        deadline = time.monotonic() + timeout
+        while self.process.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if self.process.poll() is None:
+            raise AssertionError(f"worker still running after {timeout}s:\n{self.output()}")
+        return self.process.returncode
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self._log_file.close()
+        self.log.unlink(missing_ok=True)
+
+
+@pytest.fixture()
+def spawn() -> Iterator[object]:
+    workers: list[Worker] = []
+
+    def start(module: str, **env: str) -> Worker:
+        worker = Worker(module, env)
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.close()
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(settings: GatewaySettings) -> AsyncIterator[str]:
+    """The real gateway (uvicorn + websockets, same config as production) in this event loop."""
+    server = uvicorn.Server(server_config(settings))
+    server.config.log_level = "warning"
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise AssertionError("gateway exited before starting")
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{settings.port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 15)
+
+
+def gateway_settings(
+    nats_server: NatsServer, redis_server: RedisServer, **overrides: object
+) -> GatewaySettings:
+    port = free_port()
+    return GatewaySettings(
+        nats_url=nats_server.url,
+        redis_url=redis_server.url,
+        port=port,
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture()
+async def gateway(nats_server: NatsServer, redis_server: RedisServer) -> AsyncIterator[str]:
+    async with running_gateway(gateway_settings(nats_server, redis_server)) as url:
+        yield url
+
+
+def stop_process_tree(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)

