@@ -130,12 +130,16 @@ async def connect_nats(
 ) -> NATS:
     """Connect with unlimited reconnects and a short ping interval; retry the first connect too."""
 
+    connection: list[NATS] = []
+
     def say(text: str) -> None:
         log.warning("%s: %s", name, text)
         if on_event is not None:
             on_event(text)
 
     async def disconnected() -> None:
+        if connection and (connection[0].is_draining or connection[0].is_closed):
+            return  # our own drain/close, not an outage
         say("NATS disconnected; reconnecting")
 
     async def reconnected() -> None:
@@ -147,7 +151,7 @@ async def connect_nats(
     delay = 0.2
     while True:
         try:
-            return await nats.connect(
+            nc = await nats.connect(
                 servers=_nats_servers(settings.nats_url),
                 name=name,
                 allow_reconnect=True,
@@ -161,6 +165,8 @@ async def connect_nats(
                 error_cb=error,
                 drain_timeout=30,
             )
+            connection.append(nc)
+            return nc
         except (OSError, nats.errors.NoServersError, TimeoutError) as exc:
             log.warning(
                 "%s: cannot reach NATS at %s (%s); retrying in %.1fs", name, settings.nats_url, exc, delay
