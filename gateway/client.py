@@ -48,9 +48,7 @@ def read_wav_pcm16(path: Path) -> bytes:
         channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
         raw = wav.readframes(wav.getnframes())
     if width != 2:
-        raise SystemExit(
-            f"{path}: only 16-bit PCM WAV files are supported (this one has {8 * width}-bit samples)"
-        )
+        raise SystemExit(f"{path}: only 16-bit PCM WAV files are supported (this one has {8 * width}-bit samples)")
     samples = np.frombuffer(raw, dtype="<i2").reshape(-1, channels).mean(axis=1)
     if rate != SAMPLE_RATE:
         n = int(len(samples) * SAMPLE_RATE / rate)
@@ -88,9 +86,7 @@ def _opencv() -> Any:
     try:
         import cv2
     except ImportError:
-        raise SystemExit(
-            "videos and non-JPEG images need OpenCV: pip install 'opencv-python-headless<5'"
-        ) from None
+        raise SystemExit("videos and non-JPEG images need OpenCV: pip install 'opencv-python-headless<5'") from None
     return cv2
 
 
@@ -212,15 +208,11 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="http://localhost:7860", help="gateway base URL")
     parser.add_argument("--user", default="demo", help="username for the dev login")
     parser.add_argument("--token", help="use this token instead of the dev login")
-    parser.add_argument(
-        "--image", type=Path, help="an image to stream as the camera (JPEG, or anything OpenCV reads)"
-    )
+    parser.add_argument("--image", type=Path, help="an image to stream as the camera (JPEG, or anything OpenCV reads)")
     parser.add_argument("--video", type=Path, help="a video file to stream as the camera (needs OpenCV)")
     parser.add_argument("--wav", type=Path, help="a WAV file to stream as the microphone")
     parser.add_argument("--text", help="send typed text instead of (or besides) speech")
@@ -230,9 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--linger", type=float, default=10.0, help="seconds to keep listening after sending")
     parser.add_argument("--personality", choices=["therapist", "coach"], default="therapist")
     parser.add_argument("--style", choices=["brief", "balanced", "detailed"], default="balanced")
-    parser.add_argument(
-        "--json", action="store_true", help="send media as JSON/base64 instead of binary frames"
-    )
+    parser.add_argument("--json", action="store_true", help="send media as JSON/base64 instead of binary frames")
     args = parser.parse_args(argv)
     try:
         return asyncio.run(run(args))

@@ -24,12 +24,8 @@ class GatewayMetrics:
         self.events = Counter(
             "mrrrme_gateway_events_total", "Events forwarded to clients, by type", ["type"], registry=r
         )
-        self.dropped = Counter(
-            "mrrrme_gateway_dropped_total", "Messages dropped, by reason", ["reason"], registry=r
-        )
-        self.utterances = Counter(
-            "mrrrme_gateway_utterances_total", "Utterances cut and published", registry=r
-        )
+        self.dropped = Counter("mrrrme_gateway_dropped_total", "Messages dropped, by reason", ["reason"], registry=r)
+        self.utterances = Counter("mrrrme_gateway_utterances_total", "Utterances cut and published", registry=r)
         self.vad_seconds = Histogram(
             "mrrrme_gateway_vad_seconds", "VAD time per audio chunk", buckets=LATENCY_BUCKETS, registry=r
         )

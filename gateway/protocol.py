@@ -78,9 +78,7 @@ def parse_client_message(text: str) -> ClientMessage:
     cls = CLIENT_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         known = ", ".join(sorted(CLIENT_TYPES))
-        raise ProtocolError(
-            "unknown_type", f"unknown message type {str(kind)[:40]!r}; expected one of: {known}"
-        )
+        raise ProtocolError("unknown_type", f"unknown message type {str(kind)[:40]!r}; expected one of: {known}")
     try:
         return msgspec.convert(raw, cls)  # type: ignore[no-any-return]
     except msgspec.ValidationError as exc:
@@ -103,9 +101,7 @@ def pack_binary(kind: int, seq: int, client_ms: int, payload: bytes) -> bytes:
 
 def unpack_binary(data: bytes) -> tuple[Literal["video_frame", "audio_chunk"], int, bytes]:
     if len(data) < BINARY_HEADER.size:
-        raise ProtocolError(
-            "invalid_binary", f"binary frame shorter than its {BINARY_HEADER.size}-byte header"
-        )
+        raise ProtocolError("invalid_binary", f"binary frame shorter than its {BINARY_HEADER.size}-byte header")
     magic, version, kind, seq, _client_ms = BINARY_HEADER.unpack_from(data)
     if magic != BINARY_MAGIC or version != BINARY_VERSION:
         raise ProtocolError("invalid_binary", "binary frame must start with b'MR' and version 1")

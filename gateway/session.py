@@ -277,9 +277,7 @@ class ClientSession:
         self.state.metrics.dropped.labels("rate_limited").inc()
         if bucket.flooding:
             raise ProtocolError("rate_limited", f"{kind} flood: connection closed", CLOSE_POLICY)
-        raise ProtocolError(
-            "rate_limited", f"too many {kind} messages: limit {bucket.rate:g}/s; extra ones dropped"
-        )
+        raise ProtocolError("rate_limited", f"too many {kind} messages: limit {bucket.rate:g}/s; extra ones dropped")
 
     async def _authenticate(self, token: str) -> None:
         identity = await self.state.verifier.verify(token)
@@ -291,6 +289,7 @@ class ClientSession:
         self.state.metrics.connections.inc()
         for subject in subjects.session_subjects(self.session_id):
             self._subscriptions.append(await self.state.nc.subscribe(subject, cb=self._on_event))
+        await self.state.nc.flush()  # registered at the server before the client hears `ready`
         s = self.settings
         self.send(
             "ready",
@@ -312,9 +311,7 @@ class ClientSession:
         if not rate_checked:
             self._check_rate("video_frame", self._limits.video)
         if len(jpeg) > self.settings.max_frame_bytes:
-            raise ProtocolError(
-                "too_big", f"frame exceeds {self.settings.max_frame_bytes} bytes", CLOSE_TOO_BIG
-            )
+            raise ProtocolError("too_big", f"frame exceeds {self.settings.max_frame_bytes} bytes", CLOSE_TOO_BIG)
         width, height = inspect_jpeg(jpeg)
         self._frame_seq = seq if seq is not None else self._frame_seq + 1
         frame = Frame(session_id=self.session_id, seq=self._frame_seq, jpeg=jpeg, width=width, height=height)
@@ -360,9 +357,7 @@ class ClientSession:
                 text = message.text.strip()
                 if len(text) > 2000:
                     raise ProtocolError("text_too_long", "typed text is limited to 2000 characters")
-                transcript = Transcript(
-                    session_id=self.session_id, utterance_id=new_id(), text=text, source="typed"
-                )
+                transcript = Transcript(session_id=self.session_id, utterance_id=new_id(), text=text, source="typed")
                 await self._publish(subjects.transcript(self.session_id), transcript)
         elif isinstance(message, protocol.PreferencesUpdate):
             await self._update_preferences(message)
@@ -371,14 +366,10 @@ class ClientSession:
 
     async def _update_preferences(self, message: protocol.PreferencesUpdate) -> None:
         changes = {
-            k: v
-            for k in ("voice", "language", "personality", "style")
-            if (v := getattr(message, k)) is not None
+            k: v for k in ("voice", "language", "personality", "style") if (v := getattr(message, k)) is not None
         }
         try:
-            self.preferences = msgspec.convert(
-                {**msgspec.structs.asdict(self.preferences), **changes}, Preferences
-            )
+            self.preferences = msgspec.convert({**msgspec.structs.asdict(self.preferences), **changes}, Preferences)
         except msgspec.ValidationError as exc:
             raise ProtocolError("invalid_message", f"preferences: {exc}") from None
         await self._publish(
@@ -388,13 +379,9 @@ class ClientSession:
         self.send("preferences", **msgspec.structs.asdict(self.preferences))
 
     async def _request_greeting(self) -> None:
-        turn = Turn(
-            session_id=self.session_id, turn_id=new_id(), kind="greeting", preferences=self.preferences
-        )
+        turn = Turn(session_id=self.session_id, turn_id=new_id(), kind="greeting", preferences=self.preferences)
         headers = make_headers(self.session_id, turn.turn_id, self._trace.child())
-        await self.state.js.publish(
-            subjects.turn(self.session_id), encode(turn), headers=headers, timeout=2.0
-        )
+        await self.state.js.publish(subjects.turn(self.session_id), encode(turn), headers=headers, timeout=2.0)
         if not await self.state.service_ready("dialogue"):
             self._notice_now(
                 "service_unavailable",

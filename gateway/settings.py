@@ -18,14 +18,10 @@ class GatewaySettings(MeshSettings):
         default_factory=list,
         description="Origins allowed to open /ws (JSON list); empty: http://localhost:<port> and http://127.0.0.1:<port>",
     )
-    dev_login: bool = Field(
-        True, description="Enable POST /api/dev/login (until the accounts issue replaces it)"
-    )
+    dev_login: bool = Field(True, description="Enable POST /api/dev/login (until the accounts issue replaces it)")
     auth_deadline_s: float = Field(5.0, description="Seconds a new socket has to authenticate")
     idle_timeout_s: float = Field(60.0, description="Close a socket that sends no message for this long")
-    max_ws_message_bytes: int = Field(
-        512 * KIB, description="Protocol-level WebSocket message limit (close 1009)"
-    )
+    max_ws_message_bytes: int = Field(512 * KIB, description="Protocol-level WebSocket message limit (close 1009)")
     max_control_bytes: int = Field(64 * KIB, description="Largest JSON control message")
     max_frame_bytes: int = Field(256 * KIB, description="Largest JPEG frame")
     max_audio_chunk_bytes: int = Field(32 * KIB, description="Largest PCM16 audio chunk")

@@ -31,9 +31,7 @@ def silero_model_path() -> Path:
     # find_spec, not import: the package's __init__ imports torch, which the gateway does not need.
     spec = importlib.util.find_spec("silero_vad")
     if spec is None or not spec.submodule_search_locations:
-        raise VadUnavailable(
-            "Silero VAD is not installed: run `pip install --no-deps silero-vad` (or `make install`)"
-        )
+        raise VadUnavailable("Silero VAD is not installed: run `pip install --no-deps silero-vad` (or `make install`)")
     path = Path(next(iter(spec.submodule_search_locations))) / "data" / "silero_vad.onnx"
     if not path.is_file():
         raise VadUnavailable(f"silero_vad.onnx missing from the silero-vad package at {path}")
@@ -100,9 +98,7 @@ class SegmenterConfig:
 class Segmenter:
     """Cuts one session's audio into utterances (hysteresis: start at `threshold`, end below it - 0.15)."""
 
-    def __init__(
-        self, vad: SileroVad, config: SegmenterConfig | None = None, clock: float | None = None
-    ) -> None:
+    def __init__(self, vad: SileroVad, config: SegmenterConfig | None = None, clock: float | None = None) -> None:
         self.config = config or SegmenterConfig()
         self._stream = vad.stream()
         self._start_wall = time.time() if clock is None else clock

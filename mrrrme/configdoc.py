@@ -16,6 +16,10 @@ from pydantic_settings import BaseSettings
 SETTINGS_CLASSES = (
     ("mesh-wide", "mrrrme.settings:MeshSettings"),
     ("gateway", "gateway.settings:GatewaySettings"),
+    ("face", "services.face.settings:FaceSettings"),
+    ("voice", "services.voice.settings:VoiceSettings"),
+    ("asr", "services.asr.settings:AsrSettings"),
+    ("text", "services.text.settings:TextSettings"),
 )
 STACK_VARIABLES = (
     (

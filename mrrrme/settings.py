@@ -24,9 +24,7 @@ class MeshSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MRRRME_", extra="ignore", populate_by_name=True)
 
     nats_url: str = shared("NATS_URL", "nats://127.0.0.1:4222", "NATS server URL(s), comma-separated")  # type: ignore[assignment]
-    redis_url: str = shared(
-        "REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL for cross-event session state"
-    )  # type: ignore[assignment]
+    redis_url: str = shared("REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL for cross-event session state")  # type: ignore[assignment]
     profile: Literal["lite", "full"] = shared(  # type: ignore[assignment]
         "MRRRME_PROFILE", "lite", "Model profile: lite (offline CPU) or full (the seed's models)"
     )

@@ -131,9 +131,7 @@ async def running_gateway(settings: GatewaySettings) -> AsyncIterator[str]:
         await asyncio.wait_for(task, 15)
 
 
-def gateway_settings(
-    nats_server: NatsServer, redis_server: RedisServer, **overrides: object
-) -> GatewaySettings:
+def gateway_settings(nats_server: NatsServer, redis_server: RedisServer, **overrides: object) -> GatewaySettings:
     port = free_port()
     return GatewaySettings(
         nats_url=nats_server.url,
@@ -152,3 +150,8 @@ async def gateway(nats_server: NatsServer, redis_server: RedisServer) -> AsyncIt
 def stop_process_tree(process: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
+
+
+# Model loading must never reach for a hub in tests: local paths only.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -49,3 +49,15 @@ def write_wav(path: Path, samples: np.ndarray) -> Path:
         wav.setframerate(SAMPLE_RATE)
         wav.writeframes(samples.astype("<i2").tobytes())
     return path
+
+
+def synthesize_styled(text: str, length_scale: float = 1.0, volume: float = 1.0) -> np.ndarray:
+    """`text` spoken slower/faster (length_scale) and quieter/louder (volume; clipped like a real mic)."""
+    from piper.config import SynthesisConfig
+
+    config = SynthesisConfig(length_scale=length_scale, volume=volume)
+    chunks = list(_voice().synthesize(text, syn_config=config))  # type: ignore[attr-defined]
+    audio = np.concatenate([chunk.audio_int16_array for chunk in chunks]).astype(np.float32)
+    n = int(len(audio) * SAMPLE_RATE / chunks[0].sample_rate)
+    resampled = np.interp(np.linspace(0, len(audio) - 1, n), np.arange(len(audio)), audio)
+    return np.clip(resampled, -32768, 32767).astype(np.int16)

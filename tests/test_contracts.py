@@ -33,15 +33,11 @@ READING = EmotionReading(emotion="Happy", confidence=0.7, probabilities=[0.1, 0.
 
 EXAMPLES: list[msgspec.Struct] = [
     Frame(session_id="s1", seq=3, jpeg=b"\xff\xd8jpeg\xff\xd9", width=320, height=240),
-    Utterance(
-        session_id="s1", utterance_id="u1", pcm=b"\x00\x01" * 8, started_at=1.0, ended_at=2.0, language="en"
-    ),
+    Utterance(session_id="s1", utterance_id="u1", pcm=b"\x00\x01" * 8, started_at=1.0, ended_at=2.0, language="en"),
     FaceEmotion(session_id="s1", frame_seq=3, reading=READING, quality=0.8, box=(1, 2, 30, 40), faces=2),
     FaceEmotion(session_id="s1", frame_seq=4, reading=None),
     VoiceEmotion(session_id="s1", utterance_id="u1", reading=None, speech=False),
-    Transcript(
-        session_id="s1", utterance_id="u1", text="hello", words=[Word(word="hello", start=0.0, end=0.4)]
-    ),
+    Transcript(session_id="s1", utterance_id="u1", text="hello", words=[Word(word="hello", start=0.0, end=0.4)]),
     TextEmotion(session_id="s1", utterance_id="u1", reading=READING),
     FusedEmotion(
         session_id="s1",

@@ -63,7 +63,7 @@ class Subscription:
     async def collect(self, msg: Msg) -> None:
         self.items.append(decode(msg.data, self.schema))
 
-    async def wait_for(self, count: int, timeout: float = 10.0) -> None:
+    async def wait_for(self, count: int, timeout: float = 30.0) -> None:
         async with asyncio.timeout(timeout):
             while len(self.items) < count:
                 await asyncio.sleep(0.01)
@@ -192,9 +192,7 @@ async def test_media_before_auth_closes_4001_and_nothing_is_published(gateway: s
     for first in (
         pack_binary(KIND_VIDEO, 1, 0, TINY_JPEG),
         pack_binary(KIND_AUDIO, 1, 0, bytes(640)),
-        json.dumps(
-            {"type": "video_frame", "frame": "data:image/jpeg;base64," + base64.b64encode(TINY_JPEG).decode()}
-        ),
+        json.dumps({"type": "video_frame", "frame": "data:image/jpeg;base64," + base64.b64encode(TINY_JPEG).decode()}),
     ):
         async with websockets.connect(ws_url(gateway), origin=gateway) as ws:  # type: ignore[arg-type]
             await ws.send(first)
@@ -205,9 +203,7 @@ async def test_media_before_auth_closes_4001_and_nothing_is_published(gateway: s
     assert frames.items == [] and utterances.items == []
 
 
-async def test_invalid_token_and_missed_deadline_close_4001(
-    nats_server: NatsServer, redis_server: RedisServer
-) -> None:
+async def test_invalid_token_and_missed_deadline_close_4001(nats_server: NatsServer, redis_server: RedisServer) -> None:
     settings = gateway_settings(nats_server, redis_server, auth_deadline_s=0.5)
     async with running_gateway(settings) as url:
         async with websockets.connect(ws_url(url), origin=url) as ws:  # type: ignore[arg-type]
@@ -232,9 +228,7 @@ async def test_invalid_token_and_missed_deadline_close_4001(
         "https://localhost:{port}",
     ],
 )
-async def test_disallowed_origins_are_refused_with_403_before_accept(
-    gateway: str, origin: str | None
-) -> None:
+async def test_disallowed_origins_are_refused_with_403_before_accept(gateway: str, origin: str | None) -> None:
     port = gateway.rsplit(":", 1)[1]
     headers = {"Origin": origin.format(port=port)} if origin else {}
     with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
@@ -272,9 +266,7 @@ async def test_idle_socket_is_closed(nats_server: NatsServer, redis_server: Redi
         assert client.ws.close_reason == "idle timeout"
 
 
-async def test_speech_is_cut_into_utterances_and_typed_text_becomes_a_transcript(
-    gateway: str, nc: NATS
-) -> None:
+async def test_speech_is_cut_into_utterances_and_typed_text_becomes_a_transcript(gateway: str, nc: NATS) -> None:
     audio = sentences_with_pauses(["Hello there, how are you?", "I am feeling a little tired today."])
     async with GatewayClient.connect(gateway, await login(gateway, "speaker")) as client:
         utterances = await subscribe(nc, subjects.utterance(client.session_id), Utterance)
@@ -298,9 +290,7 @@ async def test_preferences_are_validated_and_broadcast_as_control(gateway: str, 
         assert controls.items[0].preferences.personality == "coach"
 
 
-async def test_health_lists_every_running_service_with_its_readiness(
-    gateway: str, nats_server: NatsServer
-) -> None:
+async def test_health_lists_every_running_service_with_its_readiness(gateway: str, nats_server: NatsServer) -> None:
     import httpx
 
     async with build(EchoSettings(nats_url=nats_server.url)), httpx.AsyncClient() as http:

@@ -41,10 +41,13 @@ class Collector:
 
         return collect
 
-    async def wait_for(self, count: int, timeout: float = 10.0) -> None:
-        async with asyncio.timeout(timeout):
-            while len(self.items) < count:
-                await asyncio.sleep(0.01)
+    async def wait_for(self, count: int, timeout: float = 30.0) -> None:
+        try:
+            async with asyncio.timeout(timeout):
+                while len(self.items) < count:
+                    await asyncio.sleep(0.01)
+        except TimeoutError:
+            raise AssertionError(f"{len(self.items)} of {count} messages within {timeout}s: {self.items[:5]}") from None
 
 
 async def http_get(port: int, path: str) -> tuple[int, str]:
@@ -90,9 +93,7 @@ async def test_batcher_drops_the_oldest_units_when_the_queue_is_full() -> None:
         await gate.wait()
         seen.extend(batch)
 
-    batcher = MicroBatcher(
-        BatchPolicy(max_size=1, max_wait_ms=0, max_queue=3), handle, on_drop=dropped.append
-    )
+    batcher = MicroBatcher(BatchPolicy(max_size=1, max_wait_ms=0, max_queue=3), handle, on_drop=dropped.append)
     batcher.start()
     batcher.put(0)
     await asyncio.sleep(0.01)  # 0 is in the handler now
@@ -107,9 +108,7 @@ async def test_batcher_drops_the_oldest_units_when_the_queue_is_full() -> None:
 # --- one in-process worker --------------------------------------------------------------------------
 
 
-async def test_bad_units_get_error_events_and_the_worker_keeps_serving(
-    nats_server: NatsServer, nc: NATS
-) -> None:
+async def test_bad_units_get_error_events_and_the_worker_keeps_serving(nats_server: NatsServer, nc: NATS) -> None:
     service = build(EchoSettings(nats_url=nats_server.url))
     errors, transcripts = Collector(ErrorEvent), Collector(Transcript)
     await nc.subscribe(subjects.error("bad1"), cb=errors.cb)
@@ -133,9 +132,7 @@ async def test_bad_units_get_error_events_and_the_worker_keeps_serving(
         assert "mrrrme_echo_handler_seconds_bucket" in body
 
 
-async def test_results_carry_the_trace_session_and_a_new_message_id(
-    nats_server: NatsServer, nc: NATS
-) -> None:
+async def test_results_carry_the_trace_session_and_a_new_message_id(nats_server: NatsServer, nc: NATS) -> None:
     transcripts = Collector(Transcript)
     await nc.subscribe(subjects.transcript("trace1"), cb=transcripts.cb)
     parent = TraceContext.new()
@@ -278,9 +275,7 @@ async def test_a_poison_turn_is_delivered_max_deliver_times_then_dead_lettered(
     await errors.wait_for(1, timeout=30)
     assert errors.items[0][0].code == "failed"  # type: ignore[attr-defined]
     js = nc.jetstream()
-    dead = await js.pull_subscribe(
-        subjects.ALL_DEAD_LETTERS, durable="inspect", stream=subjects.DEAD_LETTER_STREAM
-    )
+    dead = await js.pull_subscribe(subjects.ALL_DEAD_LETTERS, durable="inspect", stream=subjects.DEAD_LETTER_STREAM)
     (letter,) = await dead.fetch(1, timeout=5)
     assert decode(letter.data, Turn).text == "poison"
     assert letter.headers is not None and letter.headers["Mrrrme-Deliveries"] == "5"

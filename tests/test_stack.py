@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from mrrrme.stack.infra import free_port
+from mrrrme.stack.supervisor import available_services
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -106,9 +107,18 @@ def test_make_run_brings_the_stack_up_restarts_crashes_and_leaves_nothing_behind
     output.wait_for(r"started embedded NATS \(JetStream\) at nats://127\.0\.0\.1:\d+")
     output.wait_for(r"started embedded Redis")
     output.wait_for(rf"MrrrMe is up: open http://localhost:{port}")
-    health = get_json(f"http://127.0.0.1:{port}/health")
+    # Every built service shows up in /health and turns ready once its model is warm.
+    deadline = time.monotonic() + 180
+    while True:
+        health = get_json(f"http://127.0.0.1:{port}/health")
+        services = health["services"]
+        assert isinstance(services, dict)
+        if all(services.get(name, {}).get("ready") == 1 for name in available_services()):
+            break
+        assert time.monotonic() < deadline, f"services not ready: {services}"
+        time.sleep(1)
     assert health["status"] == "ok"
-    assert isinstance(health["services"], dict)
+    assert set(available_services()) >= {"face", "voice", "asr", "text"}
 
     gateway_pid = int(output.wait_for(r"started gateway \(pid (\d+)\)").group(1))
     os.kill(gateway_pid, signal.SIGKILL)
@@ -124,7 +134,7 @@ def test_make_run_brings_the_stack_up_restarts_crashes_and_leaves_nothing_behind
             time.sleep(0.2)
 
     everything = descendants(process.pid)
-    assert len(everything) >= 3  # NATS, Redis, gateway (+ any services)
+    assert len(everything) >= 3 + len(available_services())  # NATS, Redis, gateway, services
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=60) == 0
     output.wait_for(r"all stopped")

@@ -20,9 +20,7 @@ def vad() -> SileroVad:
     return SileroVad()
 
 
-def segment(
-    vad: SileroVad, audio: np.ndarray, chunk: int = 640, config: SegmenterConfig | None = None
-) -> list:
+def segment(vad: SileroVad, audio: np.ndarray, chunk: int = 640, config: SegmenterConfig | None = None) -> list:
     segmenter = Segmenter(vad, config, clock=0.0)
     data = audio.astype("<i2").tobytes()
     events = []
@@ -49,9 +47,7 @@ def test_sentences_with_pauses_become_one_utterance_each(vad: SileroVad) -> None
 
 def test_chunk_size_does_not_change_the_cut(vad: SileroVad) -> None:
     audio = sentences_with_pauses(SENTENCES[:2])
-    by_chunk = [
-        [(e.kind, round(e.started_at, 3)) for e in segment(vad, audio, chunk)] for chunk in (160, 512, 1600)
-    ]
+    by_chunk = [[(e.kind, round(e.started_at, 3)) for e in segment(vad, audio, chunk)] for chunk in (160, 512, 1600)]
     assert by_chunk[0] == by_chunk[1] == by_chunk[2]
 
 

@@ -14,9 +14,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 
 class HealthServer:
-    def __init__(
-        self, registry: CollectorRegistry, is_ready: Callable[[], bool], host: str, port: int
-    ) -> None:
+    def __init__(self, registry: CollectorRegistry, is_ready: Callable[[], bool], host: str, port: int) -> None:
         self._registry = registry
         self._is_ready = is_ready
         self._host = host

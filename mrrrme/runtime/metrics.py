@@ -40,9 +40,7 @@ class ServiceMetrics:
             ["kind"],
             registry=self.registry,
         )
-        self.ready = Gauge(
-            f"{prefix}_ready", "1 once the model is loaded and warmed up", registry=self.registry
-        )
+        self.ready = Gauge(f"{prefix}_ready", "1 once the model is loaded and warmed up", registry=self.registry)
         self.redeliveries = Counter(
             f"{prefix}_redeliveries_total",
             "Durable units seen again after a failed or lost delivery",

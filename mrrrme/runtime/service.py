@@ -31,6 +31,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from mrrrme import subjects
+from mrrrme.backends import StartupError
 from mrrrme.contracts import ContractError, ErrorEvent, HealthReport, decode, encode, new_id, now
 from mrrrme.runtime.batching import BatchPolicy, MicroBatcher
 from mrrrme.runtime.health import HealthServer
@@ -125,9 +126,7 @@ def _nats_servers(url: str) -> list[str]:
     return [part.strip() for part in url.split(",") if part.strip()]
 
 
-async def connect_nats(
-    settings: MeshSettings, name: str, on_event: Callable[[str], None] | None = None
-) -> NATS:
+async def connect_nats(settings: MeshSettings, name: str, on_event: Callable[[str], None] | None = None) -> NATS:
     """Connect with unlimited reconnects and a short ping interval; retry the first connect too."""
 
     connection: list[NATS] = []
@@ -168,9 +167,7 @@ async def connect_nats(
             connection.append(nc)
             return nc
         except (OSError, nats.errors.NoServersError, TimeoutError) as exc:
-            log.warning(
-                "%s: cannot reach NATS at %s (%s); retrying in %.1fs", name, settings.nats_url, exc, delay
-            )
+            log.warning("%s: cannot reach NATS at %s (%s); retrying in %.1fs", name, settings.nats_url, exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
@@ -243,9 +240,7 @@ class Service:
 
         def register(handler: Handler[T]) -> Handler[T]:
             self._streams.append(
-                _StreamConsumer(
-                    stream, durable, subject, schema, handler, max_deliver, ack_wait_s, concurrency
-                )
+                _StreamConsumer(stream, durable, subject, schema, handler, max_deliver, ack_wait_s, concurrency)
             )
             return handler
 
@@ -280,9 +275,7 @@ class Service:
             self.metrics.registry, lambda: self.ready, self.settings.metrics_host, self.settings.metrics_port
         )
         await self._health.start()
-        log.info(
-            "%s: health and metrics on http://%s:%d", self.name, self.settings.metrics_host, self._health.port
-        )
+        log.info("%s: health and metrics on http://%s:%d", self.name, self.settings.metrics_host, self._health.port)
         self.nc = await connect_nats(self.settings, f"{self.name}-{self.instance}")
         self.js = self.nc.jetstream()
         self._health_sub = await self.nc.subscribe(subjects.HEALTH_PING, cb=self._answer_health)
@@ -293,9 +286,10 @@ class Service:
         for consumer in self._core:
             await self._subscribe(consumer)
         for stream_consumer in self._streams:
-            stream_consumer.task = asyncio.create_task(
-                self._pull_loop(stream_consumer), name=stream_consumer.durable
-            )
+            stream_consumer.task = asyncio.create_task(self._pull_loop(stream_consumer), name=stream_consumer.durable)
+        # A round trip to the server: every SUB above is registered there before we call ourselves
+        # ready, so a unit published right after readiness cannot fall into the gap.
+        await self.nc.flush()
         self._ready = True
         self.metrics.ready.set(1)
         log.info("%s: ready (backend %s)", self.name, self.backend or "-")
@@ -305,7 +299,13 @@ class Service:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
-        await self.start()
+        try:
+            await self.start()
+        except StartupError as exc:
+            # One clear line (it names the fix), not a traceback; the supervisor retries with backoff.
+            log.error("%s: cannot start: %s", self.name, exc)
+            await self.aclose()
+            raise SystemExit(2) from None
         await self._stop.wait()
         log.info("%s: stopping: draining in-flight work", self.name)
         await self.aclose()
@@ -323,9 +323,7 @@ class Service:
         try:
             await asyncio.wait_for(self._drain_consumers(), timeout=self.settings.drain_timeout_s)
         except TimeoutError:
-            log.error(
-                "%s: drain timed out after %.0fs; closing anyway", self.name, self.settings.drain_timeout_s
-            )
+            log.error("%s: drain timed out after %.0fs; closing anyway", self.name, self.settings.drain_timeout_s)
         if self.nc is not None and not self.nc.is_closed:
             with contextlib.suppress(Exception):
                 await self.nc.drain()
@@ -493,9 +491,7 @@ class Service:
             log.exception("%s: batch handler failed on %d units", self.name, len(batch))
             for delivery in batch:
                 if not delivery.ctx.failed:
-                    await delivery.ctx.fail(
-                        "internal", f"the {self.name} service could not process this unit"
-                    )
+                    await delivery.ctx.fail("internal", f"the {self.name} service could not process this unit")
                     self.metrics.messages.labels(kind, "error").inc()
             return
         finally:
@@ -567,9 +563,7 @@ class Service:
         else:
             await msg.nak(delay=min(0.5 * 2 ** (deliveries - 1), 10.0))
 
-    async def _invoke_durable(
-        self, handler: Callable[..., Awaitable[None]], message: Any, ctx: Context
-    ) -> bool | str:
+    async def _invoke_durable(self, handler: Callable[..., Awaitable[None]], message: Any, ctx: Context) -> bool | str:
         """Like `_invoke`, but a crash is retried (no error event until the last delivery)."""
         kind = subject_kind(ctx.subject)
         started = time.perf_counter()

@@ -78,18 +78,14 @@ def build(settings: EchoSettings) -> Service:
 
     if settings.durable:
 
-        @service.consume_durable(
-            subjects.TURN_STREAM, subjects.ALL_TURNS, schema=Turn, durable="echo", ack_wait_s=5
-        )
+        @service.consume_durable(subjects.TURN_STREAM, subjects.ALL_TURNS, schema=Turn, durable="echo", ack_wait_s=5)
         async def on_turn(turn: Turn, ctx: Context) -> None:
             if settings.fail_text and turn.text == settings.fail_text:
                 raise RuntimeError("poison")
             await asyncio.sleep(settings.delay_ms / 1000)
             await ctx.publish(
                 subjects.reply_text(turn.session_id),
-                ReplySentence(
-                    session_id=turn.session_id, turn_id=turn.turn_id, index=0, text=turn.text, final=True
-                ),
+                ReplySentence(session_id=turn.session_id, turn_id=turn.turn_id, index=0, text=turn.text, final=True),
             )
 
     return service

@@ -1,0 +1,160 @@
+"""Perception backends: latency per item and throughput at batch 1, 8 and 16.
+
+    .venv/bin/python -m bench.perception [--only face,voice,text,asr] [--full-size]
+
+Lite backends run as shipped. `--full-size` also measures the full architectures (ViT-base/16,
+HuBERT-large, DistilRoBERTa-base) with random weights built locally: their compute equals the real
+models' (the real weights cannot be fetched here). Each batch size runs `--rounds` times; the best
+round counts, so a busy machine inflates less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def measure(name: str, run: Callable[[int], None], sizes: tuple[int, ...], rounds: int) -> None:
+    run(1)  # warm-up
+    for size in sizes:
+        best = min(_timed(run, size) for _ in range(rounds))
+        print(f"| {name} | {size} | {best / size * 1000:.1f} | {size / best:.1f} |", flush=True)
+
+
+def _timed(run: Callable[[int], None], size: int) -> float:
+    started = time.perf_counter()
+    run(size)
+    return time.perf_counter() - started
+
+
+def face(full_size: bool, sizes: tuple[int, ...], rounds: int, tmp: Path) -> None:
+    from mrrrme.contracts import Frame
+    from services.face.backends.lite import FerLiteBackend
+    from services.face.detect import FaceDetector, decode_jpeg
+    from services.face.service import FaceAnalyser
+    from services.face.settings import FaceSettings
+    from tests.images import astronaut
+
+    jpeg = astronaut()
+    analyser = FaceAnalyser(FaceSettings(backend="lite"), FerLiteBackend())
+    frames = [Frame(session_id="b", seq=i, jpeg=jpeg, width=512, height=512) for i in range(max(sizes))]
+    measure(
+        "face lite: decode + Haar + FER (512x512 frame)",
+        lambda n: analyser.analyse(frames[:n]),
+        sizes,
+        rounds,
+    )
+    image = decode_jpeg(jpeg, 48)
+    detected = FaceDetector().detect(image).largest
+    assert detected is not None
+    crops = [(image, detected)] * max(sizes)
+    lite = FerLiteBackend()
+    measure("face lite: FER model only", lambda n: lite.classify(crops[:n]), sizes, rounds)
+    if full_size:
+        from services.face.backends.full import VitBackend
+        from tests.fixtures.tiny_hf import build_fullsize_face
+
+        vit = VitBackend(str(build_fullsize_face(tmp / "vit")), "cpu")
+        measure(
+            "face full: ViT-base/16 model only (random weights)",
+            lambda n: vit.classify(crops[:n]),
+            sizes,
+            rounds,
+        )
+
+
+def voice(full_size: bool, sizes: tuple[int, ...], rounds: int, tmp: Path) -> None:
+    from services.voice.backends.lite import ProsodyBackend
+    from tests.speech import synthesize
+
+    clip = synthesize("I went to the market this morning and bought some apples.").astype(np.float32) / 32768
+    clips = [clip] * max(sizes)
+    lite = ProsodyBackend()
+    seconds = len(clip) / 16000
+    measure(
+        f"voice lite: prosody rule ({seconds:.1f} s utterance)",
+        lambda n: lite.classify(clips[:n]),
+        sizes,
+        rounds,
+    )
+    if full_size:
+        from services.voice.backends.full import HubertBackend
+        from tests.fixtures.tiny_hf import build_fullsize_voice
+
+        hubert = HubertBackend(str(build_fullsize_voice(tmp / "hubert")), "cpu")
+        measure(
+            f"voice full: HuBERT-large ({seconds:.1f} s, random weights)",
+            lambda n: hubert.classify(clips[:n]),
+            sizes,
+            rounds,
+        )
+
+
+def text(full_size: bool, sizes: tuple[int, ...], rounds: int, tmp: Path) -> None:
+    from services.text.backends.lite import LiteTextBackend
+
+    sentence = "I had a long day at work and I am really tired of my boss shouting at everyone."
+    texts = [sentence] * max(sizes)
+    lite = LiteTextBackend()
+    measure("text lite: MiniLM + VADER + head", lambda n: lite.classify(texts[:n]), sizes, rounds)
+    if full_size:
+        from services.text.backends.full import RobertaBackend
+        from tests.fixtures.tiny_hf import build_fullsize_text
+
+        roberta = RobertaBackend(str(build_fullsize_text(tmp / "roberta")), "cpu")
+        measure(
+            "text full: DistilRoBERTa-base (random weights)",
+            lambda n: roberta.classify(texts[:n]),
+            sizes,
+            rounds,
+        )
+
+
+def asr(full_size: bool, sizes: tuple[int, ...], rounds: int, tmp: Path) -> None:
+    from services.asr.backends.lite import SphinxBackend
+    from tests.speech import synthesize
+
+    clip = synthesize("I went to the market this morning and bought some apples.").astype(np.float32) / 32768
+    sphinx = SphinxBackend()
+    seconds = len(clip) / 16000
+
+    def run(n: int) -> None:
+        for _ in range(n):  # a recogniser decodes one stream at a time: a batch is a loop
+            sphinx.transcribe(clip, "en")
+
+    measure(f"asr lite: pocketsphinx ({seconds:.1f} s utterance)", run, sizes, rounds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default="face,voice,text,asr")
+    parser.add_argument("--full-size", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    print(
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}"
+    )
+    print("| backend | batch | ms per item | items per second |")
+    print("|---|---|---|---|")
+    sizes = (1, 8, 16)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.only.split(","):
+            {"face": face, "voice": voice, "text": text, "asr": asr}[name](
+                args.full_size, sizes, args.rounds, Path(tmp)
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""ASR service: utterance audio -> transcript (pocketsphinx in lite, faster-whisper in full)."""

@@ -1,0 +1,75 @@
+"""The asr worker: utterances -> transcripts, in the language of the session's preferences (or detected)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from mrrrme import subjects
+from mrrrme.audio import utterance_audio
+from mrrrme.contracts import Transcript, Utterance
+from mrrrme.logs import configure_logging
+from mrrrme.runtime import BadInput, BatchPolicy, Delivery, Service
+from services.asr.backends import AsrBackend, load_backend
+from services.asr.settings import AsrSettings
+
+
+class Recogniser:
+    def __init__(self, settings: AsrSettings, backend: AsrBackend) -> None:
+        self.settings = settings
+        self.backend = backend
+
+    def transcribe(self, utterances: list[Utterance]) -> list[Transcript | BadInput]:
+        """One after another on the model thread: recognisers decode one stream at a time."""
+        results: list[Transcript | BadInput] = []
+        for utterance in utterances:
+            try:
+                audio = utterance_audio(utterance, self.settings.max_seconds)
+            except BadInput as refused:
+                results.append(refused)
+                continue
+            recognition = self.backend.transcribe(audio, utterance.language)
+            results.append(
+                Transcript(
+                    session_id=utterance.session_id,
+                    utterance_id=utterance.utterance_id,
+                    text=recognition.text,
+                    language=recognition.language,
+                    no_speech_prob=recognition.no_speech_prob,
+                    words=recognition.words,
+                )
+            )
+        return results
+
+    def warm_up(self) -> None:
+        self.backend.transcribe(np.zeros(16000, dtype=np.float32), "en")
+
+
+def build(settings: AsrSettings) -> Service:
+    service = Service("asr", settings, backend=settings.backend_name)
+    recogniser: list[Recogniser] = []
+
+    @service.on_startup
+    async def load() -> None:
+        recogniser.append(Recogniser(settings, await service.run_blocking(load_backend, settings)))
+        await service.run_blocking(recogniser[0].warm_up)
+
+    policy = BatchPolicy(settings.max_batch, settings.max_wait_ms, max(64, settings.max_batch))
+
+    @service.consume_batches(subjects.ALL_UTTERANCES, schema=Utterance, queue=subjects.ASR_QUEUE, policy=policy)
+    async def on_utterances(batch: list[Delivery[Utterance]]) -> None:
+        results = await service.run_blocking(recogniser[0].transcribe, [d.message for d in batch])
+        for delivery, result in zip(batch, results, strict=True):
+            if isinstance(result, BadInput):
+                await delivery.ctx.fail(result.code, result.message)
+            else:
+                await delivery.ctx.publish(subjects.transcript(result.session_id), result)
+
+    return service
+
+
+def main() -> None:
+    settings = AsrSettings()
+    configure_logging(settings.log_level)
+    asyncio.run(build(settings).run())

@@ -1,0 +1,1 @@
+"""Face service: JPEG frames -> face emotion (Haar detection, quality score, expression model)."""

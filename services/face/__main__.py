@@ -1,0 +1,3 @@
+from services.face.service import main
+
+main()

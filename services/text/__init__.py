@@ -1,0 +1,1 @@
+"""Text service: transcript -> text emotion (lexicon + embedding head in lite, DistilRoBERTa in full), plus rules."""

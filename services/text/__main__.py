@@ -1,0 +1,3 @@
+from services.text.service import main
+
+main()

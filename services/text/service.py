@@ -1,0 +1,79 @@
+"""The text worker: micro-batches of transcripts -> text emotion (model, then the documented rules)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from mrrrme import emotions, subjects
+from mrrrme.contracts import TextEmotion, Transcript, reading_from_probabilities
+from mrrrme.logs import configure_logging
+from mrrrme.runtime import BadInput, BatchPolicy, Delivery, Service
+from services.text import rules
+from services.text.backends import TextBackend, load_backend
+from services.text.settings import TextSettings
+
+
+class TextAnalyser:
+    def __init__(self, settings: TextSettings, backend: TextBackend) -> None:
+        self.settings = settings
+        self.backend = backend
+
+    def check(self, transcript: Transcript) -> str | BadInput:
+        text = transcript.text.strip()
+        if not text:
+            return BadInput("empty_text", "the transcript is empty: there are no words to read emotion from")
+        if len(text) > self.settings.max_chars:
+            return BadInput(
+                "text_too_long",
+                f"the text has {len(text)} characters; the limit is {self.settings.max_chars}",
+            )
+        return text
+
+    def analyse(self, transcripts: list[Transcript]) -> list[TextEmotion | BadInput]:
+        checked = [self.check(t) for t in transcripts]
+        scores = iter(self.backend.classify([c for c in checked if isinstance(c, str)]))
+        results: list[TextEmotion | BadInput] = []
+        for transcript, text in zip(transcripts, checked, strict=True):
+            if isinstance(text, BadInput):
+                results.append(text)
+                continue
+            probabilities = emotions.to_four(next(scores))
+            if self.settings.rules:
+                probabilities, _fired = rules.apply(text, probabilities)
+            results.append(
+                TextEmotion(
+                    session_id=transcript.session_id,
+                    utterance_id=transcript.utterance_id,
+                    reading=reading_from_probabilities(probabilities),
+                )
+            )
+        return results
+
+
+def build(settings: TextSettings) -> Service:
+    service = Service("text", settings, backend=settings.backend_name)
+    analyser: list[TextAnalyser] = []
+
+    @service.on_startup
+    async def load() -> None:
+        analyser.append(TextAnalyser(settings, await service.run_blocking(load_backend, settings)))
+        await service.run_blocking(analyser[0].backend.classify, ["warming up the model"])
+
+    policy = BatchPolicy(settings.max_batch, settings.max_wait_ms, max(64, settings.max_batch))
+
+    @service.consume_batches(subjects.ALL_TRANSCRIPTS, schema=Transcript, queue=subjects.TEXT_QUEUE, policy=policy)
+    async def on_transcripts(batch: list[Delivery[Transcript]]) -> None:
+        results = await service.run_blocking(analyser[0].analyse, [d.message for d in batch])
+        for delivery, result in zip(batch, results, strict=True):
+            if isinstance(result, BadInput):
+                await delivery.ctx.fail(result.code, result.message)
+            else:
+                await delivery.ctx.publish(subjects.text_emotion(result.session_id), result)
+
+    return service
+
+
+def main() -> None:
+    settings = TextSettings()
+    configure_logging(settings.log_level)
+    asyncio.run(build(settings).run())

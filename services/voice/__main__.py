@@ -1,0 +1,3 @@
+from services.voice.service import main
+
+main()

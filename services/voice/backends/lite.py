@@ -1,0 +1,14 @@
+"""Lite voice emotion: the documented prosody rule of `services.voice.prosody` (no model, no weights)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from services.voice import prosody
+
+
+class ProsodyBackend:
+    name = "lite"
+
+    def classify(self, clips: list[np.ndarray]) -> list[dict[str, float]]:
+        return [prosody.classify(prosody.measure(clip)) for clip in clips]

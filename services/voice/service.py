@@ -1,0 +1,79 @@
+"""The voice worker: micro-batches of utterances -> voice emotion; no speech is flagged, not classified."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from mrrrme import emotions, subjects
+from mrrrme.audio import has_speech, utterance_audio
+from mrrrme.contracts import Utterance, VoiceEmotion
+from mrrrme.logs import configure_logging
+from mrrrme.runtime import BadInput, BatchPolicy, Delivery, Service
+from services.voice.backends import VoiceBackend, load_backend
+from services.voice.settings import VoiceSettings
+
+
+class VoiceAnalyser:
+    def __init__(self, settings: VoiceSettings, backend: VoiceBackend) -> None:
+        self.settings = settings
+        self.backend = backend
+
+    def analyse(self, utterances: list[Utterance]) -> list[VoiceEmotion | BadInput]:
+        clips: list[np.ndarray | BadInput] = []
+        for utterance in utterances:
+            try:
+                clips.append(utterance_audio(utterance, self.settings.max_seconds))
+            except BadInput as refused:
+                clips.append(refused)
+        # The speech check is cheap and backend-independent: silence, noise and hum are not classified.
+        speech = [not isinstance(c, BadInput) and has_speech(c) for c in clips]
+        scores = iter(self.backend.classify([c for c, s in zip(clips, speech, strict=True) if s]))  # type: ignore[misc]
+        results: list[VoiceEmotion | BadInput] = []
+        for utterance, clip, is_speech in zip(utterances, clips, speech, strict=True):
+            if isinstance(clip, BadInput):
+                results.append(clip)
+            else:
+                results.append(
+                    VoiceEmotion(
+                        session_id=utterance.session_id,
+                        utterance_id=utterance.utterance_id,
+                        reading=emotions.reading(next(scores)) if is_speech else None,
+                        speech=is_speech,
+                    )
+                )
+        return results
+
+    def warm_up(self) -> None:
+        tone = 0.3 * np.sin(2 * np.pi * 140 * np.arange(16000) / 16000).astype(np.float32)
+        self.backend.classify([tone])
+
+
+def build(settings: VoiceSettings) -> Service:
+    service = Service("voice", settings, backend=settings.backend_name)
+    analyser: list[VoiceAnalyser] = []
+
+    @service.on_startup
+    async def load() -> None:
+        analyser.append(VoiceAnalyser(settings, await service.run_blocking(load_backend, settings)))
+        await service.run_blocking(analyser[0].warm_up)
+
+    policy = BatchPolicy(settings.max_batch, settings.max_wait_ms, max(64, settings.max_batch))
+
+    @service.consume_batches(subjects.ALL_UTTERANCES, schema=Utterance, queue=subjects.VOICE_QUEUE, policy=policy)
+    async def on_utterances(batch: list[Delivery[Utterance]]) -> None:
+        results = await service.run_blocking(analyser[0].analyse, [d.message for d in batch])
+        for delivery, result in zip(batch, results, strict=True):
+            if isinstance(result, BadInput):
+                await delivery.ctx.fail(result.code, result.message)
+            else:
+                await delivery.ctx.publish(subjects.voice_emotion(result.session_id), result)
+
+    return service
+
+
+def main() -> None:
+    settings = VoiceSettings()
+    configure_logging(settings.log_level)
+    asyncio.run(build(settings).run())
