@@ -20,6 +20,7 @@ SETTINGS_CLASSES = (
     ("voice", "services.voice.settings:VoiceSettings"),
     ("asr", "services.asr.settings:AsrSettings"),
     ("text", "services.text.settings:TextSettings"),
+    ("fusion", "services.fusion.settings:FusionSettings"),
 )
 STACK_VARIABLES = (
     (

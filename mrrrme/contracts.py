@@ -100,6 +100,9 @@ class VoiceEmotion(Message, kw_only=True, frozen=True):
     reading: EmotionReading | None
     """None when the utterance holds no speech: flagged, not classified."""
     speech: bool = True
+    started_at: float | None = None
+    ended_at: float | None = None
+    """The utterance's span (wall clock), so fusion can pick the faces seen while it was spoken."""
 
 
 class Word(msgspec.Struct, kw_only=True, frozen=True):
@@ -117,6 +120,9 @@ class Transcript(Message, kw_only=True, frozen=True):
     words: list[Word] = msgspec.field(default_factory=list)
     source: Literal["asr", "typed"] = "asr"
     """`typed` when the user wrote the text (text-only mode) instead of speaking it."""
+    started_at: float | None = None
+    ended_at: float | None = None
+    """The utterance's span (wall clock); None for typed text."""
 
 
 class TextEmotion(Message, kw_only=True, frozen=True):
@@ -177,6 +183,8 @@ class ReplySentence(Message, kw_only=True, frozen=True):
     emotion: Emotion = "Neutral"
     intensity: Probability = 0.5
     final: bool = False
+    voice: Voice = "female"
+    language: str = "en"
 
 
 class Viseme(msgspec.Struct, kw_only=True, frozen=True, array_like=True):

@@ -281,8 +281,7 @@ class Service:
         self._health_sub = await self.nc.subscribe(subjects.HEALTH_PING, cb=self._answer_health)
         for hook in self._startup:
             await hook()
-        if self._streams:
-            await ensure_streams(self.js)
+        await ensure_streams(self.js)  # idempotent; whoever starts first creates them
         for consumer in self._core:
             await self._subscribe(consumer)
         for stream_consumer in self._streams:

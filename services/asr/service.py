@@ -38,6 +38,8 @@ class Recogniser:
                     language=recognition.language,
                     no_speech_prob=recognition.no_speech_prob,
                     words=recognition.words,
+                    started_at=utterance.started_at,
+                    ended_at=utterance.ended_at,
                 )
             )
         return results

@@ -41,6 +41,8 @@ class VoiceAnalyser:
                         utterance_id=utterance.utterance_id,
                         reading=emotions.reading(next(scores)) if is_speech else None,
                         speech=is_speech,
+                        started_at=utterance.started_at,
+                        ended_at=utterance.ended_at,
                     )
                 )
         return results

@@ -1,0 +1,3 @@
+from services.fusion.service import main
+
+main()

@@ -1,0 +1,198 @@
+"""The fusion worker: joins each utterance's modalities in Redis, fuses them once, publishes the fused
+emotion for the client and a durable turn for dialogue; between turns, a rate-limited face-only estimate."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from redis.asyncio import Redis
+
+from mrrrme import subjects
+from mrrrme.contracts import (
+    Control,
+    FaceEmotion,
+    FusedEmotion,
+    ModalityShare,
+    TextEmotion,
+    Transcript,
+    Turn,
+    VoiceEmotion,
+)
+from mrrrme.logs import configure_logging
+from mrrrme.runtime import Context, Service
+from services.fusion import rules
+from services.fusion.settings import FusionSettings
+from services.fusion.state import FaceSample, FusionState, Joined
+
+log = logging.getLogger("services.fusion")
+LIVE_WINDOW_S = 2.0
+"""The live estimate averages the faces of the last two seconds."""
+TYPED_WINDOW_S = 3.0
+"""Typed text has no utterance span: the faces of the last three seconds go with it."""
+
+
+def _share(reading: object, weight: float, quality: float | None = None) -> ModalityShare | None:
+    if reading is None:
+        return None
+    return ModalityShare(reading=reading, weight=weight, quality=quality)  # type: ignore[arg-type]
+
+
+class Fuser:
+    def __init__(self, service: Service, settings: FusionSettings, state: FusionState) -> None:
+        self.service = service
+        self.settings = settings
+        self.state = state
+        self.weights = rules.FusionWeights(settings.face_weight, settings.voice_weight, settings.text_weight)
+
+    async def on_part(self, sid: str, uid: str, field: str, event: object, ctx: Context | None) -> None:
+        joined = await self.state.add(sid, uid, field, event, self.settings.deadline_s)  # type: ignore[arg-type]
+        if joined.complete and await self.state.claim(sid, uid):
+            await self.fuse(sid, uid, joined, ctx)
+
+    async def sweep(self) -> None:
+        """Fuse whatever arrived for utterances whose deadline passed (any replica may do it)."""
+        for sid, uid in await self.state.overdue():
+            if await self.state.claim(sid, uid):
+                await self.fuse(sid, uid, await self.state.joined(sid, uid), None)
+
+    async def fuse(self, sid: str, uid: str, joined: Joined, ctx: Context | None) -> None:
+        span = joined.transcript or joined.voice
+        if span is not None and span.started_at is not None and span.ended_at is not None:
+            window = (span.started_at - self.settings.face_window_s, span.ended_at + self.settings.face_window_s)
+        else:
+            window = (time.time() - TYPED_WINDOW_S, time.time())
+        faces = await self.state.faces(sid, *window)
+        face = rules.aggregate_faces([(f.reading, f.quality) for f in faces])
+        transcript = joined.transcript
+        voice, text = joined.voice, joined.text
+        inputs = rules.Inputs(
+            face=face[0] if face else None,
+            face_quality=face[1] if face else 0.0,
+            voice=voice.reading if voice else None,
+            speech=voice.speech if voice else True,
+            text=text.reading if text else None,
+            text_chars=len(transcript.text.strip()) if transcript else 0,
+        )
+        result = rules.fuse(inputs, self.weights)
+        if result is None:
+            log.info("fusion: nothing to fuse for an utterance of session %s", sid[:8])
+            return
+        fused = FusedEmotion(
+            session_id=sid,
+            utterance_id=uid,
+            emotion=result.emotion,  # type: ignore[arg-type]
+            intensity=result.intensity,
+            probabilities=result.probabilities,
+            face=_share(inputs.face, result.weights["face"], inputs.face_quality if face else None),
+            voice=_share(inputs.voice, result.weights["voice"]),
+            text=_share(inputs.text, result.weights["text"]),
+            conflict=result.conflict,
+            masking=result.masking,
+            evidence=result.evidence,
+        )
+        await self.service.publish(subjects.fused_emotion(sid), fused, parent=ctx)
+        if transcript is not None and transcript.text.strip():
+            turn = Turn(
+                session_id=sid,
+                turn_id=uid,
+                text=transcript.text.strip(),
+                utterance_id=uid,
+                fused=fused,
+                preferences=await self.state.preferences(sid),
+            )
+            # The utterance id is the message id: a re-fused utterance is de-duplicated by JetStream.
+            await self.service.publish_durable(subjects.turn(sid), turn, parent=ctx, msg_id=uid)
+
+    async def on_face(self, face: FaceEmotion, ctx: Context) -> None:
+        if face.reading is None:
+            return
+        await self.state.add_face(face.session_id, FaceSample(face.ts, face.reading, face.quality))
+        if not await self.state.live_slot(face.session_id, self.settings.live_interval_s):
+            return
+        recent = await self.state.faces(face.session_id, time.time() - LIVE_WINDOW_S, time.time() + 1)
+        aggregated = rules.aggregate_faces([(f.reading, f.quality) for f in recent])
+        if aggregated is None:
+            return
+        reading, quality = aggregated
+        live = FusedEmotion(
+            session_id=face.session_id,
+            utterance_id=None,
+            emotion=reading.emotion,
+            intensity=reading.confidence,
+            probabilities=reading.probabilities,
+            face=ModalityShare(reading=reading, weight=1.0, quality=quality),
+        )
+        await ctx.publish(subjects.fused_emotion(face.session_id), live)
+
+
+def build(settings: FusionSettings) -> Service:
+    service = Service("fusion", settings, backend="rules")
+    fuser: list[Fuser] = []
+    sweeper: list[asyncio.Task[None]] = []
+
+    async def sweep_forever() -> None:
+        while True:
+            await asyncio.sleep(0.2)
+            try:
+                await fuser[0].sweep()
+            except Exception:  # Redis restarting: try again on the next tick
+                log.exception("fusion: deadline sweep failed")
+
+    @service.on_startup
+    async def connect() -> None:
+        redis = Redis.from_url(settings.redis_url)
+        await redis.ping()
+        fuser.append(Fuser(service, settings, FusionState(redis, settings.state_ttl_s)))
+        sweeper.append(asyncio.create_task(sweep_forever(), name="fusion-deadlines"))
+
+    @service.on_shutdown
+    async def disconnect() -> None:
+        for task in sweeper:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if fuser:
+            await fuser[0].state.redis.aclose()
+
+    queue, many = subjects.FUSION_QUEUE, 8
+
+    @service.consume(subjects.ALL_TRANSCRIPTS, schema=Transcript, queue=queue, concurrency=many)
+    async def on_transcript(transcript: Transcript, ctx: Context) -> None:
+        await fuser[0].on_part(transcript.session_id, transcript.utterance_id, "transcript", transcript, ctx)
+        if transcript.source == "typed":  # typed text has no voice: do not wait for it
+            await fuser[0].on_part(
+                transcript.session_id, transcript.utterance_id, "voice",
+                VoiceEmotion(session_id=transcript.session_id, utterance_id=transcript.utterance_id,
+                             reading=None, speech=False),
+                ctx,
+            )  # fmt: skip
+
+    @service.consume(subjects.ALL_VOICE_EMOTIONS, schema=VoiceEmotion, queue=queue, concurrency=many)
+    async def on_voice(voice: VoiceEmotion, ctx: Context) -> None:
+        await fuser[0].on_part(voice.session_id, voice.utterance_id, "voice", voice, ctx)
+
+    @service.consume(subjects.ALL_TEXT_EMOTIONS, schema=TextEmotion, queue=queue, concurrency=many)
+    async def on_text(text: TextEmotion, ctx: Context) -> None:
+        await fuser[0].on_part(text.session_id, text.utterance_id, "text", text, ctx)
+
+    @service.consume(subjects.ALL_FACE_EMOTIONS, schema=FaceEmotion, queue=queue, concurrency=many)
+    async def on_face(face: FaceEmotion, ctx: Context) -> None:
+        await fuser[0].on_face(face, ctx)
+
+    @service.consume(subjects.ALL_CONTROL, schema=Control, queue=queue, concurrency=many)
+    async def on_control(control: Control, ctx: Context) -> None:
+        if control.action == "preferences" and control.preferences is not None:
+            await fuser[0].state.set_preferences(control.session_id, control.preferences)
+        elif control.action == "end":
+            await fuser[0].state.forget(control.session_id)
+
+    return service
+
+
+def main() -> None:
+    settings = FusionSettings()
+    configure_logging(settings.log_level)
+    asyncio.run(build(settings).run())

@@ -1,0 +1,117 @@
+"""The per-utterance join in Redis, so any fusion replica can take any event of any session.
+
+Keys (all expire, `state_ttl_s`):
+- `mrrrme:fusion:{sid}:u:{uid}`  hash: transcript / voice / text -> the event (MessagePack)
+- `mrrrme:fusion:{sid}:faces`    list of recent face readings (newest first, capped)
+- `mrrrme:fusion:{sid}:done:{uid}` set once, by whichever replica fuses the utterance (exactly once)
+- `mrrrme:fusion:deadlines`      sorted set "sid uid" by deadline: every replica sweeps it, so a turn
+                                  whose modalities never all arrive is fused even if its first replica died
+- `mrrrme:fusion:{sid}:live`     rate limit of the live face-only estimate
+- `mrrrme:session:{sid}:prefs`   the session's preferences (from control messages), for the turn
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import msgspec
+from redis.asyncio import Redis
+
+from mrrrme.contracts import EmotionReading, Preferences, TextEmotion, Transcript, VoiceEmotion, decode, encode
+
+DEADLINES = "mrrrme:fusion:deadlines"
+MAX_FACES = 300
+
+
+class FaceSample(msgspec.Struct, frozen=True, array_like=True):
+    ts: float
+    reading: EmotionReading
+    quality: float
+
+
+class Joined(msgspec.Struct, frozen=True):
+    transcript: Transcript | None
+    voice: VoiceEmotion | None
+    text: TextEmotion | None
+
+    @property
+    def complete(self) -> bool:
+        """Everything that will come has come: an empty transcript means no text emotion will."""
+        if self.transcript is None or self.voice is None:
+            return False
+        return self.text is not None or not self.transcript.text.strip()
+
+
+class FusionState:
+    def __init__(self, redis: Redis, ttl_s: int) -> None:
+        # redis-py's return types are unions of every reply type; this client returns bytes.
+        self.redis: Any = redis
+        self.ttl_s = ttl_s
+
+    @staticmethod
+    def _utterance(sid: str, uid: str) -> str:
+        return f"mrrrme:fusion:{sid}:u:{uid}"
+
+    async def add(self, sid: str, uid: str, field: str, event: msgspec.Struct, deadline_s: float) -> Joined:
+        key = self._utterance(sid, uid)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, field, encode(event))
+            pipe.expire(key, self.ttl_s)
+            pipe.zadd(DEADLINES, {f"{sid} {uid}": time.time() + deadline_s}, nx=True)
+            pipe.hgetall(key)
+            results = await pipe.execute()
+        return self._joined(results[-1])
+
+    async def joined(self, sid: str, uid: str) -> Joined:
+        return self._joined(await self.redis.hgetall(self._utterance(sid, uid)))
+
+    @staticmethod
+    def _joined(raw: dict[bytes, bytes]) -> Joined:
+        def get(field: str, schema: type[msgspec.Struct]) -> msgspec.Struct | None:
+            data = raw.get(field.encode())
+            return decode(data, schema) if data is not None else None
+
+        return Joined(
+            transcript=get("transcript", Transcript),  # type: ignore[arg-type]
+            voice=get("voice", VoiceEmotion),  # type: ignore[arg-type]
+            text=get("text", TextEmotion),  # type: ignore[arg-type]
+        )
+
+    async def claim(self, sid: str, uid: str) -> bool:
+        """True for exactly one caller across all replicas: that one fuses the utterance."""
+        claimed = await self.redis.set(f"mrrrme:fusion:{sid}:done:{uid}", b"1", nx=True, ex=self.ttl_s)
+        await self.redis.zrem(DEADLINES, f"{sid} {uid}")
+        return bool(claimed)
+
+    async def overdue(self) -> list[tuple[str, str]]:
+        members = await self.redis.zrangebyscore(DEADLINES, "-inf", time.time(), start=0, num=100)
+        return [(m.decode().split(" ", 1)[0], m.decode().split(" ", 1)[1]) for m in members]
+
+    async def add_face(self, sid: str, sample: FaceSample) -> None:
+        key = f"mrrrme:fusion:{sid}:faces"
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.lpush(key, encode(sample))
+            pipe.ltrim(key, 0, MAX_FACES - 1)
+            pipe.expire(key, self.ttl_s)
+            await pipe.execute()
+
+    async def faces(self, sid: str, start: float, end: float) -> list[FaceSample]:
+        raw = await self.redis.lrange(f"mrrrme:fusion:{sid}:faces", 0, MAX_FACES - 1)
+        samples = [msgspec.msgpack.decode(item, type=FaceSample) for item in raw]
+        return [s for s in samples if start <= s.ts <= end]
+
+    async def live_slot(self, sid: str, interval_s: float) -> bool:
+        return bool(await self.redis.set(f"mrrrme:fusion:{sid}:live", b"1", nx=True, px=int(interval_s * 1000)))
+
+    async def set_preferences(self, sid: str, preferences: Preferences) -> None:
+        await self.redis.set(f"mrrrme:session:{sid}:prefs", encode(preferences), ex=self.ttl_s * 12)
+
+    async def preferences(self, sid: str) -> Preferences:
+        data = await self.redis.get(f"mrrrme:session:{sid}:prefs")
+        return decode(data, Preferences) if data else Preferences()
+
+    async def forget(self, sid: str) -> None:
+        keys = [key async for key in self.redis.scan_iter(match=f"mrrrme:fusion:{sid}:*")]
+        keys.append(f"mrrrme:session:{sid}:prefs")
+        await self.redis.delete(*keys)

@@ -1,0 +1,165 @@
+"""The fusion service over real NATS and Redis: the join, out-of-order events, the deadline, two
+replicas sharing one session, the live estimate and the durable turn."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+
+import nats
+import pytest
+from nats.aio.client import Client as NATS
+
+from mrrrme import subjects
+from mrrrme.contracts import (
+    FaceEmotion,
+    FusedEmotion,
+    TextEmotion,
+    Transcript,
+    Turn,
+    VoiceEmotion,
+    decode,
+    encode,
+    new_id,
+    reading_from_probabilities,
+)
+from mrrrme.runtime import Service
+from mrrrme.stack.infra import NatsServer, RedisServer
+from services.fusion.service import build
+from services.fusion.settings import FusionSettings
+from tests.mesh import inbox
+
+HAPPY = reading_from_probabilities([0.1, 0.8, 0.05, 0.05])
+SAD = reading_from_probabilities([0.1, 0.05, 0.8, 0.05])
+
+
+@contextlib.asynccontextmanager
+async def fusion(
+    nats_server: NatsServer, redis_server: RedisServer, replicas: int = 1, **settings: object
+) -> AsyncIterator[list[Service]]:
+    services = [
+        build(FusionSettings(nats_url=nats_server.url, redis_url=redis_server.url, **settings))  # type: ignore[arg-type]
+        for _ in range(replicas)
+    ]
+    async with contextlib.AsyncExitStack() as stack:
+        for service in services:
+            await stack.enter_async_context(service)
+        yield services
+
+
+async def turns_of(nc: NATS, sid: str, count: int) -> list[Turn]:
+    js = nc.jetstream()
+    sub = await js.pull_subscribe(subjects.turn(sid), durable=f"t{sid}", stream=subjects.TURN_STREAM)
+    msgs: list = []
+    try:
+        async with asyncio.timeout(30):
+            while len(msgs) < count:
+                with contextlib.suppress(nats.errors.TimeoutError):
+                    msgs += await sub.fetch(count - len(msgs), timeout=2)
+        for msg in msgs:
+            await msg.ack()
+        with contextlib.suppress(TimeoutError, nats.errors.TimeoutError):
+            extra = await sub.fetch(1, timeout=0.5)
+            raise AssertionError(f"more turns than expected: {len(extra)}")
+    finally:
+        await sub.unsubscribe()
+    return [decode(m.data, Turn) for m in msgs]
+
+
+async def send(nc: NATS, subject: str, message: object) -> None:
+    await nc.publish(subject, encode(message))  # type: ignore[arg-type]
+    await nc.flush()
+
+
+def spoken(sid: str, uid: str, start: float, end: float) -> tuple[Transcript, VoiceEmotion, TextEmotion]:
+    return (
+        Transcript(session_id=sid, utterance_id=uid, text="I really had an awful week", started_at=start, ended_at=end),
+        VoiceEmotion(session_id=sid, utterance_id=uid, reading=SAD, speech=True, started_at=start, ended_at=end),
+        TextEmotion(session_id=sid, utterance_id=uid, reading=SAD),
+    )
+
+
+async def test_all_modalities_out_of_order_fuse_once_with_the_faces_of_the_utterance(
+    nats_server: NatsServer, redis_server: RedisServer, nc: NATS
+) -> None:
+    sid, uid = "fus1", new_id()
+    fused = await inbox(nc, subjects.fused_emotion(sid), FusedEmotion)
+    now = time.time()
+    async with fusion(nats_server, redis_server, live_interval_s=60):
+        # A smiling face while speaking (inside the span) and a sad one long before (outside it).
+        await send(
+            nc,
+            subjects.face_emotion(sid),
+            FaceEmotion(session_id=sid, frame_seq=1, reading=SAD, quality=0.9, ts=now - 30),
+        )
+        await send(
+            nc,
+            subjects.face_emotion(sid),
+            FaceEmotion(session_id=sid, frame_seq=2, reading=HAPPY, quality=0.9, ts=now - 1),
+        )
+        transcript, voice, text = spoken(sid, uid, now - 2, now)
+        for event, subject in (
+            (text, subjects.text_emotion(sid)),
+            (voice, subjects.voice_emotion(sid)),
+            (transcript, subjects.transcript(sid)),
+        ):
+            await send(nc, subject, event)
+        (turn,) = await turns_of(nc, sid, 1)
+        await fused.wait_for(1)
+    (result,) = [f for f in fused.items if f.utterance_id == uid]
+    assert result.face is not None and result.face.reading.emotion == "Happy"  # only the face inside the span
+    assert result.face.weight == pytest.approx(0.4) and result.voice.weight == pytest.approx(0.3)
+    assert result.emotion == "Sad" and result.masking and any("masking" in e for e in result.evidence)
+    assert turn.turn_id == uid and turn.text == "I really had an awful week" and turn.fused == result
+
+
+async def test_deadline_fuses_what_arrived(nats_server: NatsServer, redis_server: RedisServer, nc: NATS) -> None:
+    sid, uid = "fus2", new_id()
+    fused = await inbox(nc, subjects.fused_emotion(sid), FusedEmotion)
+    async with fusion(nats_server, redis_server, deadline_s=0.5):
+        transcript, voice, _ = spoken(sid, uid, time.time() - 2, time.time())
+        await send(nc, subjects.transcript(sid), transcript)
+        await send(nc, subjects.voice_emotion(sid), voice)
+        started = time.monotonic()
+        (result,) = await fused.wait_for(1)
+        assert time.monotonic() - started >= 0.3  # it waited for the text emotion first
+        (turn,) = await turns_of(nc, sid, 1)
+    assert result.text is None and result.voice is not None and result.voice.weight == pytest.approx(1.0)
+    assert turn.fused is not None and turn.fused.utterance_id == uid
+
+
+async def test_two_replicas_sharing_one_session_fuse_each_utterance_exactly_once(
+    nats_server: NatsServer, redis_server: RedisServer, nc: NATS
+) -> None:
+    sid = "fus3"
+    fused = await inbox(nc, subjects.fused_emotion(sid), FusedEmotion)
+    uids = [new_id() for _ in range(10)]
+    async with fusion(nats_server, redis_server, replicas=2, deadline_s=1.0, live_interval_s=60):
+        for uid in uids:
+            for event, subject in zip(
+                spoken(sid, uid, time.time() - 1, time.time()),
+                (subjects.transcript(sid), subjects.voice_emotion(sid), subjects.text_emotion(sid)),
+                strict=True,
+            ):
+                await send(nc, subject, event)
+        await fused.wait_for(10)
+        await asyncio.sleep(1.5)  # past the deadline: no second fusion may appear
+        turns = await turns_of(nc, sid, 10)
+    assert sorted(f.utterance_id for f in fused.items) == sorted(uids)
+    assert sorted(t.turn_id for t in turns) == sorted(uids)
+
+
+async def test_live_face_estimate_is_rate_limited(nats_server: NatsServer, redis_server: RedisServer, nc: NATS) -> None:
+    sid = "fus4"
+    fused = await inbox(nc, subjects.fused_emotion(sid), FusedEmotion)
+    async with fusion(nats_server, redis_server, live_interval_s=0.5):
+        for seq in range(20):
+            await send(
+                nc, subjects.face_emotion(sid), FaceEmotion(session_id=sid, frame_seq=seq, reading=HAPPY, quality=0.8)
+            )
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
+    assert 2 <= len(fused.items) <= 3  # 1 s of faces at one estimate per 0.5 s
+    assert all(f.utterance_id is None and f.emotion == "Happy" and f.face.weight == 1.0 for f in fused.items)
