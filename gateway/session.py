@@ -29,6 +29,7 @@ from gateway.ratelimit import TokenBucket
 from gateway.vad import Segmenter, SegmenterConfig, SegmentEvent
 from mrrrme import subjects
 from mrrrme.contracts import Control, Frame, Preferences, Transcript, Turn, Utterance, encode, new_id
+from mrrrme.interrupts import Interrupts
 from mrrrme.runtime.metrics import subject_kind
 from mrrrme.runtime.tracing import TraceContext, make_headers
 
@@ -42,6 +43,8 @@ CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_TRY_LATER = 1013
+BARGE_IN_GRACE_S = 0.5
+"""Speech this soon after the last reply audio should have finished still counts as talking over it."""
 CLOSE_AUTH = 4001
 """Application code: not authenticated (missing, invalid or late credentials)."""
 
@@ -91,6 +94,10 @@ class ClientSession:
             ),
         )
         self._trace = TraceContext.new()
+        # Barge-in: until when the client is (by our count) playing reply audio, and of which turn.
+        self._speaking_until = 0.0
+        self._speaking_turn: str | None = None
+        self._interrupted = Interrupts(64)
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -196,6 +203,12 @@ class ClientSession:
         except (ValueError, msgspec.ValidationError) as exc:
             log.warning("session %s: unreadable %s event: %s", self.session_id[:8], kind, exc)
             return
+        if payload["type"] == "llm_response":
+            if payload["turn_id"] in self._interrupted:
+                return  # synthesized before the interrupt reached tts: never play it
+            now = time.monotonic()
+            self._speaking_until = max(now, self._speaking_until) + float(payload["duration"])
+            self._speaking_turn = str(payload["turn_id"])
         self._enqueue(str(payload["type"]), msgspec.json.encode(payload).decode())
 
     # --- inbound --------------------------------------------------------------------------------
@@ -334,6 +347,8 @@ class ClientSession:
 
     async def _on_segments(self, segments: list[SegmentEvent]) -> None:
         for segment in segments:
+            if segment.kind == "speech_start":
+                await self._barge_in()
             if segment.kind == "utterance":
                 utterance = Utterance(
                     session_id=self.session_id,
@@ -345,6 +360,17 @@ class ClientSession:
                 )
                 await self._publish_media(subjects.utterance(self.session_id), utterance)
                 self.state.metrics.utterances.inc()
+
+    async def _barge_in(self) -> None:
+        """The user started speaking over a reply: stop the client now and the rest of the turn upstream."""
+        if self._speaking_turn is None or time.monotonic() > self._speaking_until + BARGE_IN_GRACE_S:
+            return
+        turn_id, self._speaking_turn, self._speaking_until = self._speaking_turn, None, 0.0
+        self._interrupted.add(turn_id)
+        self.send("interrupt", turn_id=turn_id)
+        await self._publish(
+            subjects.control(self.session_id), Control(session_id=self.session_id, action="interrupt", turn_id=turn_id)
+        )
 
     async def _on_control(self, message: protocol.ClientMessage) -> None:
         if isinstance(message, protocol.Ping):

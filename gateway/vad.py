@@ -101,6 +101,9 @@ class Segmenter:
     def __init__(self, vad: SileroVad, config: SegmenterConfig | None = None, clock: float | None = None) -> None:
         self.config = config or SegmenterConfig()
         self._stream = vad.stream()
+        # Wall time of sample 0. Without a fixed `clock` (tests), it is re-anchored on every chunk to
+        # that chunk's arrival, so utterance times stay true when the client starts late or pauses.
+        self._fixed_clock = clock is not None
         self._start_wall = time.time() if clock is None else clock
         self._pending = np.zeros(0, dtype=np.int16)
         self._samples_seen = 0
@@ -121,6 +124,9 @@ class Segmenter:
 
     def feed(self, pcm: bytes) -> list[SegmentEvent]:
         samples = np.frombuffer(pcm, dtype="<i2")
+        if not self._fixed_clock:
+            received = self._samples_seen + self._pending.size + samples.size
+            self._start_wall = time.time() - received / SAMPLE_RATE
         self._pending = np.concatenate([self._pending, samples]) if self._pending.size else samples.copy()
         events: list[SegmentEvent] = []
         while self._pending.size >= CHUNK:

@@ -21,6 +21,8 @@ SETTINGS_CLASSES = (
     ("asr", "services.asr.settings:AsrSettings"),
     ("text", "services.text.settings:TextSettings"),
     ("fusion", "services.fusion.settings:FusionSettings"),
+    ("dialogue", "services.dialogue.settings:DialogueSettings"),
+    ("tts", "services.tts.settings:TtsSettings"),
 )
 STACK_VARIABLES = (
     (
@@ -48,7 +50,10 @@ def _env_names(cls: type[BaseSettings]) -> Iterator[tuple[str, str, str]]:
     prefix = str(cls.model_config.get("env_prefix", ""))
     for field_name, field in cls.model_fields.items():
         alias = field.validation_alias
-        env = str(alias.choices[0]) if isinstance(alias, AliasChoices) else f"{prefix}{field_name}".upper()
+        if isinstance(alias, AliasChoices):
+            env = "` or `".join(map(str, alias.choices))
+        else:
+            env = f"{prefix}{field_name}".upper()
         default = field.default_factory() if field.default_factory is not None else field.default  # type: ignore[call-arg]
         yield env, repr(default) if default != [] else "[]", field.description or ""
 

@@ -40,6 +40,13 @@ def own_nats_server() -> Iterator[NatsServer]:
         yield server
 
 
+@pytest.fixture()
+async def own_nc(own_nats_server: NatsServer) -> AsyncIterator[NATS]:
+    client = await nats.connect(own_nats_server.url)
+    yield client
+    await client.drain()
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     with RedisServer() as server:

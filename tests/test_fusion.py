@@ -82,20 +82,20 @@ def spoken(sid: str, uid: str, start: float, end: float) -> tuple[Transcript, Vo
 
 
 async def test_all_modalities_out_of_order_fuse_once_with_the_faces_of_the_utterance(
-    nats_server: NatsServer, redis_server: RedisServer, nc: NATS
+    own_nats_server: NatsServer, redis_server: RedisServer, own_nc: NATS
 ) -> None:
     sid, uid = "fus1", new_id()
-    fused = await inbox(nc, subjects.fused_emotion(sid), FusedEmotion)
+    fused = await inbox(own_nc, subjects.fused_emotion(sid), FusedEmotion)
     now = time.time()
-    async with fusion(nats_server, redis_server, live_interval_s=60):
+    async with fusion(own_nats_server, redis_server, live_interval_s=60):
         # A smiling face while speaking (inside the span) and a sad one long before (outside it).
         await send(
-            nc,
+            own_nc,
             subjects.face_emotion(sid),
             FaceEmotion(session_id=sid, frame_seq=1, reading=SAD, quality=0.9, ts=now - 30),
         )
         await send(
-            nc,
+            own_nc,
             subjects.face_emotion(sid),
             FaceEmotion(session_id=sid, frame_seq=2, reading=HAPPY, quality=0.9, ts=now - 1),
         )
@@ -105,8 +105,8 @@ async def test_all_modalities_out_of_order_fuse_once_with_the_faces_of_the_utter
             (voice, subjects.voice_emotion(sid)),
             (transcript, subjects.transcript(sid)),
         ):
-            await send(nc, subject, event)
-        (turn,) = await turns_of(nc, sid, 1)
+            await send(own_nc, subject, event)
+        (turn,) = await turns_of(own_nc, sid, 1)
         await fused.wait_for(1)
     (result,) = [f for f in fused.items if f.utterance_id == uid]
     assert result.face is not None and result.face.reading.emotion == "Happy"  # only the face inside the span
@@ -115,49 +115,55 @@ async def test_all_modalities_out_of_order_fuse_once_with_the_faces_of_the_utter
     assert turn.turn_id == uid and turn.text == "I really had an awful week" and turn.fused == result
 
 
-async def test_deadline_fuses_what_arrived(nats_server: NatsServer, redis_server: RedisServer, nc: NATS) -> None:
+async def test_deadline_fuses_what_arrived(
+    own_nats_server: NatsServer, redis_server: RedisServer, own_nc: NATS
+) -> None:
     sid, uid = "fus2", new_id()
-    fused = await inbox(nc, subjects.fused_emotion(sid), FusedEmotion)
-    async with fusion(nats_server, redis_server, deadline_s=0.5):
+    fused = await inbox(own_nc, subjects.fused_emotion(sid), FusedEmotion)
+    async with fusion(own_nats_server, redis_server, deadline_s=0.5):
         transcript, voice, _ = spoken(sid, uid, time.time() - 2, time.time())
-        await send(nc, subjects.transcript(sid), transcript)
-        await send(nc, subjects.voice_emotion(sid), voice)
+        await send(own_nc, subjects.transcript(sid), transcript)
+        await send(own_nc, subjects.voice_emotion(sid), voice)
         started = time.monotonic()
         (result,) = await fused.wait_for(1)
         assert time.monotonic() - started >= 0.3  # it waited for the text emotion first
-        (turn,) = await turns_of(nc, sid, 1)
+        (turn,) = await turns_of(own_nc, sid, 1)
     assert result.text is None and result.voice is not None and result.voice.weight == pytest.approx(1.0)
     assert turn.fused is not None and turn.fused.utterance_id == uid
 
 
 async def test_two_replicas_sharing_one_session_fuse_each_utterance_exactly_once(
-    nats_server: NatsServer, redis_server: RedisServer, nc: NATS
+    own_nats_server: NatsServer, redis_server: RedisServer, own_nc: NATS
 ) -> None:
     sid = "fus3"
-    fused = await inbox(nc, subjects.fused_emotion(sid), FusedEmotion)
+    fused = await inbox(own_nc, subjects.fused_emotion(sid), FusedEmotion)
     uids = [new_id() for _ in range(10)]
-    async with fusion(nats_server, redis_server, replicas=2, deadline_s=1.0, live_interval_s=60):
+    async with fusion(own_nats_server, redis_server, replicas=2, deadline_s=1.0, live_interval_s=60):
         for uid in uids:
             for event, subject in zip(
                 spoken(sid, uid, time.time() - 1, time.time()),
                 (subjects.transcript(sid), subjects.voice_emotion(sid), subjects.text_emotion(sid)),
                 strict=True,
             ):
-                await send(nc, subject, event)
+                await send(own_nc, subject, event)
         await fused.wait_for(10)
         await asyncio.sleep(1.5)  # past the deadline: no second fusion may appear
-        turns = await turns_of(nc, sid, 10)
+        turns = await turns_of(own_nc, sid, 10)
     assert sorted(f.utterance_id for f in fused.items) == sorted(uids)
     assert sorted(t.turn_id for t in turns) == sorted(uids)
 
 
-async def test_live_face_estimate_is_rate_limited(nats_server: NatsServer, redis_server: RedisServer, nc: NATS) -> None:
+async def test_live_face_estimate_is_rate_limited(
+    own_nats_server: NatsServer, redis_server: RedisServer, own_nc: NATS
+) -> None:
     sid = "fus4"
-    fused = await inbox(nc, subjects.fused_emotion(sid), FusedEmotion)
-    async with fusion(nats_server, redis_server, live_interval_s=0.5):
+    fused = await inbox(own_nc, subjects.fused_emotion(sid), FusedEmotion)
+    async with fusion(own_nats_server, redis_server, live_interval_s=0.5):
         for seq in range(20):
             await send(
-                nc, subjects.face_emotion(sid), FaceEmotion(session_id=sid, frame_seq=seq, reading=HAPPY, quality=0.8)
+                own_nc,
+                subjects.face_emotion(sid),
+                FaceEmotion(session_id=sid, frame_seq=seq, reading=HAPPY, quality=0.8),
             )
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.2)

