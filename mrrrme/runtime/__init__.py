@@ -1,7 +1,7 @@
 """The service runtime: one way to build a worker on the mesh (see docs/architecture.md)."""
 
 from mrrrme.runtime.batching import BatchPolicy, MicroBatcher
-from mrrrme.runtime.service import BadInput, Context, Delivery, Service, connect_nats, publish_durable
+from mrrrme.runtime.service import BadInput, Context, Delivery, Service, connect_nats, publish_durable, reply_each
 
 __all__ = [
     "BadInput",
@@ -12,4 +12,5 @@ __all__ = [
     "Service",
     "connect_nats",
     "publish_durable",
+    "reply_each",
 ]

@@ -595,6 +595,15 @@ class Service:
         log.warning("%s: dead-lettered a unit from %s (%s)", self.name, subject_kind(msg.subject), reason)
 
 
+async def reply_each(batch: list[Delivery[Any]], results: list[Any], subject_for: Callable[[str], str]) -> None:
+    """Answer every unit of a batch: its result on `subject_for(session)`, or its BadInput as an error."""
+    for delivery, result in zip(batch, results, strict=True):
+        if isinstance(result, BadInput):
+            await delivery.ctx.fail(result.code, result.message)
+        else:
+            await delivery.ctx.publish(subject_for(result.session_id), result)
+
+
 async def publish_durable(
     js: JetStreamContext, subject: str, data: bytes, headers: dict[str, str], attempts: int = 5
 ) -> None:

@@ -10,7 +10,7 @@ from mrrrme import subjects
 from mrrrme.audio import utterance_audio
 from mrrrme.contracts import Transcript, Utterance
 from mrrrme.logs import configure_logging
-from mrrrme.runtime import BadInput, BatchPolicy, Delivery, Service
+from mrrrme.runtime import BadInput, BatchPolicy, Delivery, Service, reply_each
 from services.asr.backends import AsrBackend, load_backend
 from services.asr.settings import AsrSettings
 
@@ -62,11 +62,7 @@ def build(settings: AsrSettings) -> Service:
     @service.consume_batches(subjects.ALL_UTTERANCES, schema=Utterance, queue=subjects.ASR_QUEUE, policy=policy)
     async def on_utterances(batch: list[Delivery[Utterance]]) -> None:
         results = await service.run_blocking(recogniser[0].transcribe, [d.message for d in batch])
-        for delivery, result in zip(batch, results, strict=True):
-            if isinstance(result, BadInput):
-                await delivery.ctx.fail(result.code, result.message)
-            else:
-                await delivery.ctx.publish(subjects.transcript(result.session_id), result)
+        await reply_each(batch, results, subjects.transcript)
 
     return service
 

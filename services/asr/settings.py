@@ -1,23 +1,19 @@
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from mrrrme.settings import ServiceSettings
+from mrrrme.settings import ModelSettings
 
 
-class AsrSettings(ServiceSettings):
+class AsrSettings(ModelSettings):
     model_config = SettingsConfigDict(env_prefix="MRRRME_ASR_", extra="ignore", populate_by_name=True)
 
-    backend: Literal["lite", "full"] | None = Field(None, description="Recogniser; default: MRRRME_PROFILE")
     model: str = Field(
         "distil-large-v3",
         description="Full backend: faster-whisper size/alias (distil-large-v3 = distil-whisper's CTranslate2 "
         "conversion) or a local CTranslate2 model directory",
     )
-    device: str = Field("auto", description="Full backend: auto (CUDA when available), cpu, cuda")
     compute_type: str = Field("auto", description="Full backend: auto (float16 on CUDA, int8 on CPU) or a CT2 type")
     beam_size: int = Field(5, description="Full backend: beam search width")
     no_speech_threshold: float = Field(0.6, description="Segments more likely silence than this are dropped")
@@ -25,7 +21,3 @@ class AsrSettings(ServiceSettings):
     max_batch: int = Field(4, description="Most utterances taken per model-thread turn")
     max_wait_ms: float = Field(10.0, description="How long an utterance waits for a batch to fill")
     max_seconds: float = Field(30.0, description="Longer utterances are refused")
-
-    @property
-    def backend_name(self) -> str:
-        return self.backend or self.profile

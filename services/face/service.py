@@ -9,7 +9,7 @@ import numpy as np
 from mrrrme import emotions, subjects
 from mrrrme.contracts import FaceEmotion, Frame, now
 from mrrrme.logs import configure_logging
-from mrrrme.runtime import BadInput, BatchPolicy, Delivery, Service
+from mrrrme.runtime import BadInput, BatchPolicy, Delivery, Service, reply_each
 from services.face.backends import load_backend
 from services.face.backends.base import FaceBackend
 from services.face.detect import Detection, Face, FaceDetector, decode_jpeg, quality
@@ -80,11 +80,7 @@ def build(settings: FaceSettings) -> Service:
         for _ in range(len(batch) - len(fresh)):
             service.metrics.messages.labels("frame", "stale").inc()
         results = await service.run_blocking(analyser[0].analyse, [d.message for d in fresh])
-        for delivery, result in zip(fresh, results, strict=True):
-            if isinstance(result, BadInput):
-                await delivery.ctx.fail(result.code, result.message)
-            else:
-                await delivery.ctx.publish(subjects.face_emotion(result.session_id), result)
+        await reply_each(fresh, results, subjects.face_emotion)
 
     return service
 

@@ -1,19 +1,15 @@
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from mrrrme.settings import ServiceSettings
+from mrrrme.settings import ModelSettings
 
 
-class FaceSettings(ServiceSettings):
+class FaceSettings(ModelSettings):
     model_config = SettingsConfigDict(env_prefix="MRRRME_FACE_", extra="ignore", populate_by_name=True)
 
-    backend: Literal["lite", "full"] | None = Field(None, description="Expression model; default: MRRRME_PROFILE")
     model: str = Field("trpakov/vit-face-expression", description="Full backend: Hugging Face id or local path")
-    device: str = Field("auto", description="Full backend: auto (CUDA when available), cpu, cuda, cuda:1...")
     max_batch: int = Field(8, description="Most frames in one model call")
     max_wait_ms: float = Field(10.0, description="How long a frame waits for a batch to fill")
     max_queue: int = Field(64, description="Frames waiting beyond this are dropped, oldest first")
@@ -29,7 +25,3 @@ class FaceSettings(ServiceSettings):
         description="Larger frames are searched on a copy scaled to this long side (Haar cost grows with pixels)",
     )
     min_image_px: int = Field(48, description="Images with a smaller side are refused")
-
-    @property
-    def backend_name(self) -> str:
-        return self.backend or self.profile

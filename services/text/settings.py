@@ -1,27 +1,19 @@
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from mrrrme.settings import ServiceSettings
+from mrrrme.settings import ModelSettings
 
 
-class TextSettings(ServiceSettings):
+class TextSettings(ModelSettings):
     model_config = SettingsConfigDict(env_prefix="MRRRME_TEXT_", extra="ignore", populate_by_name=True)
 
-    backend: Literal["lite", "full"] | None = Field(None, description="Text emotion method; default: MRRRME_PROFILE")
     model: str = Field(
         "j-hartmann/emotion-english-distilroberta-base",
         description="Full backend: Hugging Face id or local path",
     )
-    device: str = Field("auto", description="Full backend: auto (CUDA when available), cpu, cuda...")
     max_batch: int = Field(16, description="Most texts in one model call")
     max_wait_ms: float = Field(10.0, description="How long a text waits for a batch to fill")
     max_chars: int = Field(5000, description="Longer texts are refused")
     rules: bool = Field(True, description="Apply the rule overrides (negation, intensifiers, explicit emotion words)")
-
-    @property
-    def backend_name(self) -> str:
-        return self.backend or self.profile

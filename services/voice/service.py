@@ -10,7 +10,7 @@ from mrrrme import emotions, subjects
 from mrrrme.audio import has_speech, utterance_audio
 from mrrrme.contracts import Utterance, VoiceEmotion
 from mrrrme.logs import configure_logging
-from mrrrme.runtime import BadInput, BatchPolicy, Delivery, Service
+from mrrrme.runtime import BadInput, BatchPolicy, Delivery, Service, reply_each
 from services.voice.backends import VoiceBackend, load_backend
 from services.voice.settings import VoiceSettings
 
@@ -66,11 +66,7 @@ def build(settings: VoiceSettings) -> Service:
     @service.consume_batches(subjects.ALL_UTTERANCES, schema=Utterance, queue=subjects.VOICE_QUEUE, policy=policy)
     async def on_utterances(batch: list[Delivery[Utterance]]) -> None:
         results = await service.run_blocking(analyser[0].analyse, [d.message for d in batch])
-        for delivery, result in zip(batch, results, strict=True):
-            if isinstance(result, BadInput):
-                await delivery.ctx.fail(result.code, result.message)
-            else:
-                await delivery.ctx.publish(subjects.voice_emotion(result.session_id), result)
+        await reply_each(batch, results, subjects.voice_emotion)
 
     return service
 

