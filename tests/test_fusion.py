@@ -29,6 +29,7 @@ from mrrrme.runtime import Service
 from mrrrme.stack.infra import NatsServer, RedisServer
 from services.fusion.service import build
 from services.fusion.settings import FusionSettings
+from services.fusion.state import DEADLINES
 from tests.mesh import inbox
 
 HAPPY = reading_from_probabilities([0.1, 0.8, 0.05, 0.05])
@@ -125,7 +126,20 @@ async def test_deadline_fuses_what_arrived(
         await send(own_nc, subjects.transcript(sid), transcript)
         await send(own_nc, subjects.voice_emotion(sid), voice)
         started = time.monotonic()
-        (result,) = await fused.wait_for(1)
+        try:
+            (result,) = await fused.wait_for(1, timeout=30)
+        except AssertionError as missing:  # say what the join looked like (seen once, not reproduced)
+            from redis.asyncio import Redis
+
+            redis = Redis.from_url(redis_server.url)
+            state = (
+                await redis.zrange(DEADLINES, 0, -1, withscores=True),
+                time.time(),
+                await redis.hkeys(f"mrrrme:fusion:{sid}:u:{uid}"),
+                await redis.keys(f"mrrrme:fusion:{sid}:*"),
+            )
+            await redis.aclose()
+            raise AssertionError(f"{missing}; deadlines, now, join, keys: {state}") from None
         assert time.monotonic() - started >= 0.3  # it waited for the text emotion first
         (turn,) = await turns_of(own_nc, sid, 1)
     assert result.text is None and result.voice is not None and result.voice.weight == pytest.approx(1.0)

@@ -55,8 +55,11 @@ class Fuser:
     async def sweep(self) -> None:
         """Fuse whatever arrived for utterances whose deadline passed (any replica may do it)."""
         for sid, uid in await self.state.overdue():
-            if await self.state.claim(sid, uid):
-                await self.fuse(sid, uid, await self.state.joined(sid, uid), None)
+            try:
+                if await self.state.claim(sid, uid):
+                    await self.fuse(sid, uid, await self.state.joined(sid, uid), None)
+            except Exception:  # one broken utterance must not hold up the others
+                log.exception("fusion: could not fuse an overdue utterance of session %s", sid[:8])
 
     async def fuse(self, sid: str, uid: str, joined: Joined, ctx: Context | None) -> None:
         span = joined.transcript or joined.voice

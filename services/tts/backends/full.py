@@ -4,8 +4,9 @@ phonemes of the same text (piper's bundled espeak-ng) with durations weighted by
 (vowels 2, consonants 1, pauses 1.5) and scaled to the length of the audio XTTS produced.
 
 XTTS v2's config, vocabulary and weights come only from the Hugging Face hub (licence: CPML,
-non-commercial) and cannot be fetched in this project's sandbox: there this backend is exercised up
-to its clear "weights missing" error; the viseme timing is tested on its own.
+non-commercial) and cannot be fetched in this project's sandbox; coqui-tts also needs torchaudio, which
+has no build for the sandbox's torch 2.13.0 CPU wheel. So here this backend is exercised only up to its
+clear start-up error; the viseme timing is tested on its own.
 """
 
 from __future__ import annotations
@@ -59,9 +60,11 @@ class XttsBackend:
     def __init__(self, settings: TtsSettings) -> None:
         try:
             from TTS.api import TTS
-        except ImportError:
+        except ImportError as exc:
+            reason = " ".join(str(exc).split())[:160] or type(exc).__name__
             raise StartupError(
-                "coqui-tts is not installed: pip install coqui-tts (XTTS v2; its weights are CPML, non-commercial)"
+                f"coqui-tts cannot be imported ({reason}): install coqui-tts with the torchaudio build that matches "
+                "your torch (the GPU image does); XTTS v2 weights are CPML, non-commercial"
             ) from None
         local = Path(settings.model)
         cache = Path.home() / ".local" / "share" / "tts" / settings.model.replace("/", "--")
