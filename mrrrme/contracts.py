@@ -281,7 +281,9 @@ def reading_from_probabilities(probabilities: list[float]) -> EmotionReading:
     total = sum(probabilities)
     if not total > 0:
         raise ValueError("probabilities must have a positive sum")
-    normalised = [p / total for p in probabilities]
+    # Clamped: float rounding can push a normalised 0.9999... to 1.0000000000000002, which the
+    # receiver's validation (0 <= p <= 1) would refuse.
+    normalised = [min(1.0, max(0.0, p / total)) for p in probabilities]
     best = max(range(len(EMOTIONS)), key=normalised.__getitem__)
     return EmotionReading(
         emotion=EMOTIONS[best],  # type: ignore[arg-type]

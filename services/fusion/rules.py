@@ -125,11 +125,12 @@ def fuse(inputs: Inputs, base: FusionWeights | None = None) -> Fusion | None:
                     f"masking: happy face ({face.confidence:.2f}) over {other.emotion.lower()} {name} "
                     f"({other.confidence:.2f})"
                 )
+    fused = np.clip(fused, 0.0, 1.0)  # rounding must not step outside the contract's [0, 1]
     return Fusion(
         emotion=EMOTIONS[top],
         intensity=float(fused[top]),
         probabilities=[float(p) for p in fused],
-        weights=weights,
+        weights={name: min(1.0, w) for name, w in weights.items()},
         conflict=conflict,
         masking=masking,
         evidence=evidence,
@@ -141,7 +142,9 @@ def aggregate_faces(readings: list[tuple[EmotionReading, float]]) -> tuple[Emoti
     if not readings:
         return None
     qualities = np.array([max(q, 1e-3) for _, q in readings])
-    mean = (qualities[:, None] * np.array([r.probabilities for r, _ in readings])).sum(0) / qualities.sum()
+    mean = np.clip(
+        (qualities[:, None] * np.array([r.probabilities for r, _ in readings])).sum(0) / qualities.sum(), 0, 1
+    )
     top = int(np.argmax(mean))
     reading = EmotionReading(
         emotion=EMOTIONS[top],  # type: ignore[arg-type]
