@@ -8,8 +8,10 @@ touches Redis may ever be written to disk (privacy rule P1).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +26,12 @@ NATS_MAX_PAYLOAD = 4 * 1024 * 1024
 
 class InfraError(RuntimeError):
     pass
+
+
+def die_with_parent() -> None:
+    """Runs in a child before exec: SIGTERM it when its parent dies, however the parent dies (Linux)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def free_port() -> int:
@@ -72,7 +80,12 @@ class _Server:
         assert self._tmp is not None
         log_file = open(Path(self._tmp.name) / log_name, "wb")  # noqa: SIM115 - lives as long as the server
         self.process = subprocess.Popen(
-            argv, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            argv,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=die_with_parent,  # a killed `make run` or test run leaves no server behind
         )
         log_file.close()
         try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import importlib.util
 import os
 import signal
@@ -20,7 +19,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 
-from mrrrme.stack.infra import NatsServer, RedisServer, free_port
+from mrrrme.stack.infra import NatsServer, RedisServer, die_with_parent, free_port
 
 SERVICE_NAMES = ("face", "voice", "asr", "text", "fusion", "dialogue", "tts")
 RESTART_BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
@@ -31,13 +30,6 @@ STOP_GRACE_S = 15.0
 
 def say(text: str) -> None:
     print(f"[supervisor] {text}", flush=True)
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec: SIGTERM it when the supervisor dies, however it dies."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def available_services() -> list[str]:
@@ -73,7 +65,7 @@ class Child:
             stderr=asyncio.subprocess.STDOUT,
             stdin=asyncio.subprocess.DEVNULL,
             env=self.env,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         self.started_at = time.monotonic()
         self.pump = asyncio.create_task(self._pump(self.process))
