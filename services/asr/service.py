@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import numpy as np
 
 from mrrrme import subjects
 from mrrrme.audio import utterance_audio
 from mrrrme.contracts import Transcript, Utterance
-from mrrrme.logs import configure_logging
-from mrrrme.runtime import BadInput, BatchPolicy, Delivery, Service, reply_each
+from mrrrme.runtime import BadInput, BatchPolicy, Service
+from mrrrme.runtime.model_worker import run_main, serve_model
 from services.asr.backends import AsrBackend, load_backend
 from services.asr.settings import AsrSettings
 
@@ -50,24 +48,19 @@ class Recogniser:
 
 def build(settings: AsrSettings) -> Service:
     service = Service("asr", settings, backend=settings.backend_name)
-    recogniser: list[Recogniser] = []
-
-    @service.on_startup
-    async def load() -> None:
-        recogniser.append(Recogniser(settings, await service.run_blocking(load_backend, settings)))
-        await service.run_blocking(recogniser[0].warm_up)
-
-    policy = BatchPolicy(settings.max_batch, settings.max_wait_ms, max(64, settings.max_batch))
-
-    @service.consume_batches(subjects.ALL_UTTERANCES, schema=Utterance, queue=subjects.ASR_QUEUE, policy=policy)
-    async def on_utterances(batch: list[Delivery[Utterance]]) -> None:
-        results = await service.run_blocking(recogniser[0].transcribe, [d.message for d in batch])
-        await reply_each(batch, results, subjects.transcript)
-
+    serve_model(
+        service,
+        subject=subjects.ALL_UTTERANCES,
+        schema=Utterance,
+        queue=subjects.ASR_QUEUE,
+        policy=BatchPolicy(settings.max_batch, settings.max_wait_ms, max(64, settings.max_batch)),
+        load=lambda: Recogniser(settings, load_backend(settings)),
+        warm_up=Recogniser.warm_up,
+        analyse=Recogniser.transcribe,
+        reply_to=subjects.transcript,
+    )
     return service
 
 
 def main() -> None:
-    settings = AsrSettings()
-    configure_logging(settings.log_level)
-    asyncio.run(build(settings).run())
+    run_main(AsrSettings, build)

@@ -3,7 +3,6 @@ safe reply before any model, otherwise asks its backend, and streams the reply s
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -15,8 +14,8 @@ from redis.asyncio import Redis
 from mrrrme import subjects
 from mrrrme.contracts import Control, ReplySentence, Turn
 from mrrrme.interrupts import Interrupts
-from mrrrme.logs import configure_logging
 from mrrrme.runtime import Context, Service
+from mrrrme.runtime.model_worker import run_main
 from services.dialogue import composer, crisis, prompt
 from services.dialogue.llm import ChatClient, LlmError, sentences
 from services.dialogue.settings import DialogueSettings
@@ -167,6 +166,4 @@ def build(settings: DialogueSettings) -> Service:
 
 
 def main() -> None:
-    settings = DialogueSettings()
-    configure_logging(settings.log_level)
-    asyncio.run(build(settings).run())
+    run_main(DialogueSettings, build)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import numpy as np
 
 from mrrrme import emotions, subjects
 from mrrrme.contracts import FaceEmotion, Frame, now
-from mrrrme.logs import configure_logging
-from mrrrme.runtime import BadInput, BatchPolicy, Delivery, Service, reply_each
+from mrrrme.runtime import BadInput, BatchPolicy, Delivery, Service
+from mrrrme.runtime.model_worker import run_main, serve_model
 from services.face.backends import load_backend
 from services.face.backends.base import FaceBackend
 from services.face.detect import Detection, Face, FaceDetector, decode_jpeg, quality
@@ -62,30 +60,28 @@ class FaceAnalyser:
 
 def build(settings: FaceSettings) -> Service:
     service = Service("face", settings, backend=settings.backend_name)
-    analyser: list[FaceAnalyser] = []
 
-    @service.on_startup
-    async def load() -> None:
-        backend = await service.run_blocking(load_backend, settings)
-        analyser.append(FaceAnalyser(settings, backend))
-        await service.run_blocking(analyser[0].warm_up)
+    def fresh(delivery: Delivery[Frame]) -> bool:
+        """A frame that waited too long describes a face that is gone: drop it (counted), do not analyse it."""
+        if delivery.message.ts >= now() - settings.max_frame_age_ms / 1000:
+            return True
+        service.metrics.messages.labels("frame", "stale").inc()
+        return False
 
-    policy = BatchPolicy(settings.max_batch, settings.max_wait_ms, max(settings.max_queue, settings.max_batch))
-
-    @service.consume_batches(subjects.ALL_FRAMES, schema=Frame, queue=subjects.FACE_QUEUE, policy=policy)
-    async def on_frames(batch: list[Delivery[Frame]]) -> None:
-        # A frame that waited too long describes a face that is gone: drop it, do not queue it.
-        oldest = now() - settings.max_frame_age_ms / 1000
-        fresh = [d for d in batch if d.message.ts >= oldest]
-        for _ in range(len(batch) - len(fresh)):
-            service.metrics.messages.labels("frame", "stale").inc()
-        results = await service.run_blocking(analyser[0].analyse, [d.message for d in fresh])
-        await reply_each(fresh, results, subjects.face_emotion)
-
+    serve_model(
+        service,
+        subject=subjects.ALL_FRAMES,
+        schema=Frame,
+        queue=subjects.FACE_QUEUE,
+        policy=BatchPolicy(settings.max_batch, settings.max_wait_ms, max(settings.max_queue, settings.max_batch)),
+        load=lambda: FaceAnalyser(settings, load_backend(settings)),
+        warm_up=FaceAnalyser.warm_up,
+        analyse=FaceAnalyser.analyse,
+        reply_to=subjects.face_emotion,
+        admit=fresh,
+    )
     return service
 
 
 def main() -> None:
-    settings = FaceSettings()
-    configure_logging(settings.log_level)
-    asyncio.run(build(settings).run())
+    run_main(FaceSettings, build)

@@ -21,8 +21,8 @@ from mrrrme.contracts import (
     Turn,
     VoiceEmotion,
 )
-from mrrrme.logs import configure_logging
 from mrrrme.runtime import Context, Service
+from mrrrme.runtime.model_worker import run_main
 from services.fusion import rules
 from services.fusion.settings import FusionSettings
 from services.fusion.state import FaceSample, FusionState, Joined
@@ -196,6 +196,4 @@ def build(settings: FusionSettings) -> Service:
 
 
 def main() -> None:
-    settings = FusionSettings()
-    configure_logging(settings.log_level)
-    asyncio.run(build(settings).run())
+    run_main(FusionSettings, build)

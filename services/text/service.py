@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from mrrrme import emotions, subjects
 from mrrrme.contracts import TextEmotion, Transcript, reading_from_probabilities
-from mrrrme.logs import configure_logging
-from mrrrme.runtime import BadInput, BatchPolicy, Delivery, Service, reply_each
+from mrrrme.runtime import BadInput, BatchPolicy, Service
+from mrrrme.runtime.model_worker import run_main, serve_model
 from services.text import rules
 from services.text.backends import TextBackend, load_backend
 from services.text.settings import TextSettings
@@ -28,6 +26,9 @@ class TextAnalyser:
                 f"the text has {len(text)} characters; the limit is {self.settings.max_chars}",
             )
         return text
+
+    def warm_up(self) -> None:
+        self.backend.classify(["warming up the model"])
 
     def analyse(self, transcripts: list[Transcript]) -> list[TextEmotion | BadInput]:
         checked = [self.check(t) for t in transcripts]
@@ -52,24 +53,19 @@ class TextAnalyser:
 
 def build(settings: TextSettings) -> Service:
     service = Service("text", settings, backend=settings.backend_name)
-    analyser: list[TextAnalyser] = []
-
-    @service.on_startup
-    async def load() -> None:
-        analyser.append(TextAnalyser(settings, await service.run_blocking(load_backend, settings)))
-        await service.run_blocking(analyser[0].backend.classify, ["warming up the model"])
-
-    policy = BatchPolicy(settings.max_batch, settings.max_wait_ms, max(64, settings.max_batch))
-
-    @service.consume_batches(subjects.ALL_TRANSCRIPTS, schema=Transcript, queue=subjects.TEXT_QUEUE, policy=policy)
-    async def on_transcripts(batch: list[Delivery[Transcript]]) -> None:
-        results = await service.run_blocking(analyser[0].analyse, [d.message for d in batch])
-        await reply_each(batch, results, subjects.text_emotion)
-
+    serve_model(
+        service,
+        subject=subjects.ALL_TRANSCRIPTS,
+        schema=Transcript,
+        queue=subjects.TEXT_QUEUE,
+        policy=BatchPolicy(settings.max_batch, settings.max_wait_ms, max(64, settings.max_batch)),
+        load=lambda: TextAnalyser(settings, load_backend(settings)),
+        warm_up=TextAnalyser.warm_up,
+        analyse=TextAnalyser.analyse,
+        reply_to=subjects.text_emotion,
+    )
     return service
 
 
 def main() -> None:
-    settings = TextSettings()
-    configure_logging(settings.log_level)
-    asyncio.run(build(settings).run())
+    run_main(TextSettings, build)

@@ -6,14 +6,13 @@ an interrupted turn that have not been spoken yet are dropped.
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 from mrrrme import subjects
 from mrrrme.contracts import Control, ReplyAudio, ReplySentence
 from mrrrme.interrupts import Interrupts
-from mrrrme.logs import configure_logging
 from mrrrme.runtime import Context, Service
+from mrrrme.runtime.model_worker import run_main
 from services.tts.backends import TtsBackend, load_backend
 from services.tts.settings import TtsSettings
 
@@ -66,6 +65,4 @@ def build(settings: TtsSettings) -> Service:
 
 
 def main() -> None:
-    settings = TtsSettings()
-    configure_logging(settings.log_level)
-    asyncio.run(build(settings).run())
+    run_main(TtsSettings, build)

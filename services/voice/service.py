@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import numpy as np
 
 from mrrrme import emotions, subjects
 from mrrrme.audio import has_speech, utterance_audio
 from mrrrme.contracts import Utterance, VoiceEmotion
-from mrrrme.logs import configure_logging
-from mrrrme.runtime import BadInput, BatchPolicy, Delivery, Service, reply_each
+from mrrrme.runtime import BadInput, BatchPolicy, Service
+from mrrrme.runtime.model_worker import run_main, serve_model
 from services.voice.backends import VoiceBackend, load_backend
 from services.voice.settings import VoiceSettings
 
@@ -54,24 +52,19 @@ class VoiceAnalyser:
 
 def build(settings: VoiceSettings) -> Service:
     service = Service("voice", settings, backend=settings.backend_name)
-    analyser: list[VoiceAnalyser] = []
-
-    @service.on_startup
-    async def load() -> None:
-        analyser.append(VoiceAnalyser(settings, await service.run_blocking(load_backend, settings)))
-        await service.run_blocking(analyser[0].warm_up)
-
-    policy = BatchPolicy(settings.max_batch, settings.max_wait_ms, max(64, settings.max_batch))
-
-    @service.consume_batches(subjects.ALL_UTTERANCES, schema=Utterance, queue=subjects.VOICE_QUEUE, policy=policy)
-    async def on_utterances(batch: list[Delivery[Utterance]]) -> None:
-        results = await service.run_blocking(analyser[0].analyse, [d.message for d in batch])
-        await reply_each(batch, results, subjects.voice_emotion)
-
+    serve_model(
+        service,
+        subject=subjects.ALL_UTTERANCES,
+        schema=Utterance,
+        queue=subjects.VOICE_QUEUE,
+        policy=BatchPolicy(settings.max_batch, settings.max_wait_ms, max(64, settings.max_batch)),
+        load=lambda: VoiceAnalyser(settings, load_backend(settings)),
+        warm_up=VoiceAnalyser.warm_up,
+        analyse=VoiceAnalyser.analyse,
+        reply_to=subjects.voice_emotion,
+    )
     return service
 
 
 def main() -> None:
-    settings = VoiceSettings()
-    configure_logging(settings.log_level)
-    asyncio.run(build(settings).run())
+    run_main(VoiceSettings, build)
