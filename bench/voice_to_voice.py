@@ -37,7 +37,7 @@ def pct(values: list[float], q: float) -> float:
 async def run(turns: int) -> None:
     import uvicorn
 
-    from gateway.client import GatewayClient, dev_login
+    from gateway.client import GatewayClient, sign_in
     from gateway.server import server_config
     from gateway.settings import GatewaySettings
     from mrrrme.stack.infra import NatsServer, RedisServer, free_port
@@ -57,7 +57,7 @@ async def run(turns: int) -> None:
             for service in mesh(nats_server.url, redis_server.url):
                 await stack.enter_async_context(service)
             url = f"http://127.0.0.1:{port}"
-            token = await asyncio.to_thread(dev_login, url, "bench")
+            token = await asyncio.to_thread(sign_in, url, "bench", "bench-password-not-secret")
             audio = {text: synthesize(text).tobytes() for text in SENTENCES}
             results: list[dict[str, float]] = []
             async with GatewayClient.connect(url, token) as client:

@@ -13,8 +13,10 @@ import asyncio
 import base64
 import contextlib
 import json
+import os
 import sys
 import time
+import urllib.error
 import urllib.request
 import wave
 from collections.abc import AsyncIterator, Iterator
@@ -31,15 +33,37 @@ from gateway.protocol import KIND_AUDIO, KIND_VIDEO, pack_binary
 SAMPLE_RATE = 16000
 
 
-def dev_login(base_url: str, username: str) -> str:
-    request = urllib.request.Request(
-        f"{base_url.rstrip('/')}/api/dev/login",
-        data=json.dumps({"username": username}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return str(json.load(response)["token"])
+def api(base_url: str, method: str, path: str, body: object = None, token: str | None = None) -> tuple[int, Any]:
+    """One REST call: (status, parsed JSON body or None). HTTP errors are returned, not raised."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{base_url.rstrip('/')}{path}", data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            raw = response.read()
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        raw, status = exc.read(), exc.code
+    try:
+        return status, json.loads(raw) if raw else None
+    except ValueError:
+        return status, raw
+
+
+def sign_in(base_url: str, username: str, password: str, camera: bool = True, microphone: bool = True) -> str:
+    """Log in (signing up first when the account does not exist yet), record consent, return the token."""
+    status, body = api(base_url, "POST", "/api/login", {"username": username, "password": password})
+    if status == 401:
+        status, body = api(base_url, "POST", "/api/signup", {"username": username, "password": password})
+    if status not in (200, 201):
+        raise RuntimeError(f"login failed: HTTP {status}: {body}")
+    token = str(body["token"])
+    status, body = api(base_url, "PUT", "/api/consent", {"camera": camera, "microphone": microphone}, token)
+    if status != 200:
+        raise RuntimeError(f"consent not recorded: HTTP {status}: {body}")
+    return token
 
 
 def read_wav_pcm16(path: Path) -> bytes:
@@ -179,7 +203,9 @@ def _describe(event: dict[str, Any]) -> str:
 
 
 async def run(args: argparse.Namespace) -> int:
-    token = args.token or dev_login(args.url, args.user)
+    token = args.token or sign_in(
+        args.url, args.user, args.password, camera=bool(args.image or args.video), microphone=bool(args.wav)
+    )
     pcm = read_wav_pcm16(args.wav) if args.wav else b""
     frames = jpeg_frames(args.image, args.video) if (args.image or args.video) else None
     async with GatewayClient.connect(args.url, token, binary=not args.json) as client:
@@ -210,8 +236,13 @@ async def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="http://localhost:7860", help="gateway base URL")
-    parser.add_argument("--user", default="demo", help="username for the dev login")
-    parser.add_argument("--token", help="use this token instead of the dev login")
+    parser.add_argument("--user", default="demo", help="account to log in as (signed up on first use)")
+    parser.add_argument(
+        "--password",
+        default=os.environ.get("MRRRME_PASSWORD", "demo-password-for-the-cli"),
+        help="its password (default: $MRRRME_PASSWORD); consent is recorded for the devices streamed",
+    )
+    parser.add_argument("--token", help="use this login token instead of logging in")
     parser.add_argument("--image", type=Path, help="an image to stream as the camera (JPEG, or anything OpenCV reads)")
     parser.add_argument("--video", type=Path, help="a video file to stream as the camera (needs OpenCV)")
     parser.add_argument("--wav", type=Path, help="a WAV file to stream as the microphone")

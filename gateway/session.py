@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
@@ -22,16 +23,17 @@ from nats.errors import ConnectionClosedError, OutboundBufferLimitError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from gateway import events, protocol
-from gateway.auth import Identity
+from gateway.accounts.service import Identity
 from gateway.media import check_pcm16, decode_base64, decode_data_url, inspect_jpeg
 from gateway.protocol import ProtocolError
 from gateway.ratelimit import TokenBucket
 from gateway.vad import Segmenter, SegmenterConfig, SegmentEvent
 from mrrrme import subjects
-from mrrrme.contracts import Control, Frame, Preferences, Transcript, Turn, Utterance, encode, new_id
+from mrrrme.contracts import Control, Frame, Preferences, SessionEnded, Transcript, Turn, Utterance, encode, new_id
 from mrrrme.interrupts import Interrupts
 from mrrrme.runtime.metrics import subject_kind
 from mrrrme.runtime.tracing import TraceContext, make_headers
+from mrrrme.store import records
 
 if TYPE_CHECKING:
     from gateway.app import GatewayState
@@ -66,12 +68,16 @@ class Limits:
 
 
 class ClientSession:
-    def __init__(self, ws: WebSocket, state: GatewayState) -> None:
+    def __init__(self, ws: WebSocket, state: GatewayState, cookie_token: str = "") -> None:
         self.ws = ws
         self.state = state
         self.settings = state.settings
         self.session_id = new_id()
         self.identity: Identity | None = None
+        self._cookie_token = cookie_token
+        self._token = ""
+        self.consent: dict[str, bool] = {"camera": False, "microphone": False}
+        """Nothing from a device is processed until its consent is on record (TARGETS.md P5)."""
         self.preferences = Preferences()
         self._outbound: asyncio.Queue[str] = asyncio.Queue(maxsize=self.settings.outbound_queue)
         self._subscriptions: list[Subscription] = []
@@ -103,6 +109,7 @@ class ClientSession:
 
     async def run(self) -> None:
         sender = asyncio.create_task(self._send_loop(), name=f"ws-send-{self.session_id[:8]}")
+        watcher = asyncio.create_task(self._watch_login(), name=f"ws-login-{self.session_id[:8]}")
         try:
             await self._receive_loop()
         except CloseSocket as close:
@@ -110,10 +117,20 @@ class ClientSession:
         except WebSocketDisconnect:
             pass
         finally:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
+            for task in (sender, watcher):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await self._cleanup()
+
+    async def _watch_login(self) -> None:
+        """Re-check the login while the socket is open: it ends with logout, expiry or the account."""
+        while True:
+            await asyncio.sleep(self.settings.token_recheck_s)
+            if self.identity is not None and await self.state.accounts.verify(self._token) is None:
+                self._notice_now("login_ended", "your login ended: log in again")
+                self.close_soon(CLOSE_AUTH, "login ended")
+                return
 
     async def _receive_loop(self) -> None:
         opened = time.monotonic()
@@ -161,6 +178,16 @@ class ClientSession:
                 await self._publish(
                     subjects.control(self.session_id), Control(session_id=self.session_id, action="end")
                 )
+            try:
+                # Durable: the memory service writes this session's summary even if it is down right now.
+                await self.state.js.publish(
+                    subjects.session_ended(self.session_id),
+                    encode(SessionEnded(session_id=self.session_id)),
+                    headers={"Nats-Msg-Id": f"{self.session_id}:end"},
+                    timeout=2.0,
+                )
+            except Exception as exc:
+                log.warning("session %s: end not recorded: %s", self.session_id[:8], exc)
 
     def close_soon(self, code: int, reason: str) -> None:
         """Ask the socket to close from another task (logout, shutdown)."""
@@ -293,11 +320,21 @@ class ClientSession:
         raise ProtocolError("rate_limited", f"too many {kind} messages: limit {bucket.rate:g}/s; extra ones dropped")
 
     async def _authenticate(self, token: str) -> None:
-        identity = await self.state.verifier.verify(token)
+        token = token or self._cookie_token  # a browser sends its HttpOnly login cookie with the handshake
+        identity = await self.state.accounts.verify(token)
         if identity is None:
             self._notice_now("invalid_token", "invalid or expired token")
             raise CloseSocket(CLOSE_AUTH, "invalid token")
+        now = dt.datetime.now(dt.UTC)
+        async with self.state.db.session() as db:
+            self.consent = await records.current_consent(db, identity.user_id)
+            summary = await records.latest_summary(db, identity.user_id)
+            await records.start_conversation(db, self.session_id, identity.user_id, now)
+        if summary:
+            # For dialogue's prompts, as data: short-term state keyed by session like everything in Redis.
+            await self.state.redis.set(f"mrrrme:session:{self.session_id}:summary", summary, ex=24 * 3600)
         self.identity = identity
+        self._token = token
         self.state.sessions[self.session_id] = self
         self.state.metrics.connections.inc()
         for subject in subjects.session_subjects(self.session_id):
@@ -308,6 +345,7 @@ class ClientSession:
             "ready",
             session_id=self.session_id,
             username=identity.username,
+            consent=self.consent,
             limits={
                 "max_frame_bytes": s.max_frame_bytes,
                 "max_audio_chunk_bytes": s.max_audio_chunk_bytes,
@@ -320,9 +358,25 @@ class ClientSession:
 
     # --- media ----------------------------------------------------------------------------------
 
+    def apply_consent(self, camera: bool, microphone: bool) -> None:
+        withdrawn_mic = self.consent["microphone"] and not microphone
+        self.consent = {"camera": camera, "microphone": microphone}
+        if withdrawn_mic:
+            self._segmenter.reset()  # speech heard before the withdrawal is not sent on afterwards
+        self.send("consent", camera=camera, microphone=microphone)
+
+    def _consented(self, device: str, kind: str) -> bool:
+        if self.consent[device]:
+            return True
+        self.state.metrics.dropped.labels("no_consent").inc()
+        self._notice("consent_required", f"{kind} dropped: no {device} consent on record (PUT /api/consent)")
+        return False
+
     async def _on_frame(self, jpeg: bytes, seq: int | None, rate_checked: bool = False) -> None:
         if not rate_checked:
             self._check_rate("video_frame", self._limits.video)
+        if not self._consented("camera", "video frame"):
+            return
         if len(jpeg) > self.settings.max_frame_bytes:
             raise ProtocolError("too_big", f"frame exceeds {self.settings.max_frame_bytes} bytes", CLOSE_TOO_BIG)
         width, height = inspect_jpeg(jpeg)
@@ -339,6 +393,8 @@ class ClientSession:
                 "too_big", f"audio chunk exceeds {self.settings.max_audio_chunk_bytes} bytes", CLOSE_TOO_BIG
             )
         check_pcm16(pcm)
+        if not self._consented("microphone", "audio"):
+            return
         started = time.perf_counter()
         segments = self._segmenter.feed(pcm)
         self.state.metrics.vad_seconds.observe(time.perf_counter() - started)

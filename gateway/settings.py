@@ -18,7 +18,14 @@ class GatewaySettings(MeshSettings):
         default_factory=list,
         description="Origins allowed to open /ws (JSON list); empty: http://localhost:<port> and http://127.0.0.1:<port>",
     )
-    dev_login: bool = Field(True, description="Enable POST /api/dev/login (until the accounts issue replaces it)")
+    migrate_on_start: bool = Field(True, description="Apply database migrations at start (off when a job does it)")
+    cookie_secure: bool = Field(False, description="Mark the login cookie Secure (set true behind HTTPS)")
+    login_idle_timeout_s: float = Field(1800.0, description="A login unused this long ends (an open socket uses it)")
+    login_lifetime_s: float = Field(86400.0, description="A login ends this long after it began, used or not")
+    token_recheck_s: float = Field(60.0, description="How often an open socket re-checks its login")
+    login_per_ip_per_min: int = Field(30, description="Login and sign-up attempts per address per minute")
+    login_failures_per_hour: int = Field(100, description="Failed logins per account per hour before 429")
+    login_free_failures: int = Field(5, description="Failed logins before each further attempt must wait (doubling)")
     auth_deadline_s: float = Field(5.0, description="Seconds a new socket has to authenticate")
     idle_timeout_s: float = Field(60.0, description="Close a socket that sends no message for this long")
     max_ws_message_bytes: int = Field(512 * KIB, description="Protocol-level WebSocket message limit (close 1009)")

@@ -174,6 +174,12 @@ class Segmenter:
         end = start + len(pcm) // 2
         return [SegmentEvent("utterance", self._wall(start), self._wall(end), pcm)]
 
+    def reset(self) -> None:
+        """Forget buffered audio (microphone consent withdrawn): nothing heard so far goes anywhere."""
+        self._pending = np.zeros(0, dtype=np.int16)
+        self._preroll.clear()
+        self._speech, self._voiced_chunks, self._silent_run, self._triggered = [], 0, 0, False
+
     def flush(self) -> list[SegmentEvent]:
         """End of speech said by the client: emit what is being spoken now, if it is speech."""
         if not self._triggered:

@@ -231,6 +231,53 @@ class ErrorEvent(Message, kw_only=True, frozen=True):
     """The message id of the refused unit, when it had one."""
 
 
+# --- memory: the system of record ------------------------------------------------------------------
+
+
+class TurnRecord(Message, kw_only=True, frozen=True):
+    """A finished turn for the database: text and emotions only, never media. Durable (msg-id = turn id)."""
+
+    turn_id: str
+    kind: Literal["user", "greeting"] = "user"
+    user_text: str = ""
+    fused: FusedEmotion | None = None
+    reply: str = ""
+    reply_emotion: Emotion = "Neutral"
+    reply_intensity: Probability = 0.5
+    interrupted: bool = False
+
+
+class SessionEnded(Message, kw_only=True, frozen=True):
+    """A client session closed (logout, disconnect, shutdown): time to write its summary. Durable."""
+
+
+class SummaryRequest(Message, kw_only=True, frozen=True):
+    """Ask dialogue for a short per-user summary of a conversation (request-reply)."""
+
+    previous: str = ""
+    """The summary so far, itself data to fold in, never instructions."""
+    lines: list[tuple[Literal["user", "assistant"], str]]
+    emotions: list[Emotion] = msgspec.field(default_factory=list)
+    language: str = "en"
+
+
+class SummaryReply(Message, kw_only=True, frozen=True):
+    text: str
+
+
+class AccountEvent(msgspec.Struct, kw_only=True, frozen=True):
+    """Something happened to an account that live sockets on every gateway replica must act on now."""
+
+    v: int = SCHEMA_VERSION
+    user_id: str
+    action: Literal["logout", "deleted", "consent"]
+    login_id: str | None = None
+    """For logout: only sockets opened with that login close."""
+    camera: bool = False
+    microphone: bool = False
+    """For consent: the modalities now consented to."""
+
+
 class HealthReport(msgspec.Struct, kw_only=True, frozen=True):
     """A replica's answer to a health ping."""
 

@@ -28,6 +28,11 @@ class MeshSettings(BaseSettings):
     profile: Literal["lite", "full"] = shared(  # type: ignore[assignment]
         "MRRRME_PROFILE", "lite", "Model profile: lite (offline CPU) or full (the seed's models)"
     )
+    database_url: str = shared(  # type: ignore[assignment]
+        "DATABASE_URL",
+        "sqlite:///data/mrrrme.db",
+        "System of record (gateway, memory): a SQLite file by default, or postgresql://user:pw@host/db",
+    )
     log_level: str = shared("MRRRME_LOG_LEVEL", "INFO", "Python log level")  # type: ignore[assignment]
     nats_ping_interval_s: float = shared(  # type: ignore[assignment]
         "MRRRME_NATS_PING_INTERVAL_S",

@@ -1,7 +1,7 @@
 """JetStream streams of the mesh: created idempotently by whichever process starts first.
 
-Only durable work lives here (turns and their dead letters): small text/metadata messages. Raw media
-never goes into a file-backed stream (DESIGN.md section 2.1, privacy rule P1).
+Only durable work lives here (turns, records for the database, their dead letters): small text and
+metadata messages. Raw media never goes into a file-backed stream (DESIGN.md section 2.1, privacy rule P1).
 """
 
 from __future__ import annotations
@@ -22,6 +22,18 @@ STREAMS: tuple[StreamConfig, ...] = (
         storage=StorageType.FILE,
         duplicate_window=120.0,
         max_age=DAY_S,
+        max_msg_size=64 * 1024,
+        discard=DiscardPolicy.OLD,
+    ),
+    # Finished turns and session ends on their way to the database: text only. Work queue, so a
+    # record leaves the stream (and the disk) as soon as the memory service has stored it.
+    StreamConfig(
+        name=subjects.RECORD_STREAM,
+        subjects=[subjects.ALL_RECORDS],
+        retention=RetentionPolicy.WORK_QUEUE,
+        storage=StorageType.FILE,
+        duplicate_window=120.0,
+        max_age=7 * DAY_S,
         max_msg_size=64 * 1024,
         discard=DiscardPolicy.OLD,
     ),

@@ -25,6 +25,8 @@ TTS_QUEUE = "tts"
 # JetStream: durable work (turns) travels on a file-backed work-queue stream; raw media never does.
 TURN_STREAM = "MRRRME_TURNS"
 DEAD_LETTER_STREAM = "MRRRME_DEAD_LETTERS"
+RECORD_STREAM = "MRRRME_RECORDS"
+MEMORY_QUEUE = "memory"
 
 
 def check_session_id(session_id: str) -> str:
@@ -91,6 +93,23 @@ def error(session_id: str) -> str:
     return _subject("error", check_session_id(session_id))
 
 
+def turn_record(session_id: str) -> str:
+    """A finished turn for the database, dialogue -> memory (durable, MRRRME_RECORDS)."""
+    return _subject("record", "turn", check_session_id(session_id))
+
+
+def session_ended(session_id: str) -> str:
+    """A client session closed, gateway -> memory (durable, MRRRME_RECORDS): write its summary."""
+    return _subject("record", "end", check_session_id(session_id))
+
+
+SUMMARIZE = _subject("dialogue", "summarize")
+"""Request-reply, memory -> dialogue (queue group "dialogue"): a per-user summary of a conversation."""
+
+ACCOUNT_EVENTS = _subject("account", "events")
+"""Logout, deletion and consent changes, gateway -> every gateway replica (no queue group)."""
+
+
 def dead_letter(stream: str) -> str:
     """Where a durable message goes after its last failed delivery."""
     return _subject("dlq", stream.lower())
@@ -108,6 +127,9 @@ ALL_TURNS = _subject("turn", "*")
 ALL_REPLY_TEXT = _subject("reply", "text", "*")
 ALL_CONTROL = _subject("control", "*")
 ALL_DEAD_LETTERS = _subject("dlq", "*")
+ALL_RECORDS = _subject("record", "*", "*")
+ALL_TURN_RECORDS = _subject("record", "turn", "*")
+ALL_SESSION_ENDS = _subject("record", "end", "*")
 
 # Health: every replica answers a ping (no queue group) so the gateway sees each one.
 HEALTH_PING = _subject("health", "ping")

@@ -11,9 +11,11 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
@@ -120,6 +122,10 @@ def spawn() -> Iterator[object]:
         worker.close()
 
 
+APPS: dict[str, Any] = {}
+"""The FastAPI app behind each running gateway URL: tests reach its state (the accounts' clock)."""
+
+
 @contextlib.asynccontextmanager
 async def running_gateway(settings: GatewaySettings) -> AsyncIterator[str]:
     """The real gateway (uvicorn + websockets, same config as production) in this event loop."""
@@ -131,20 +137,27 @@ async def running_gateway(settings: GatewaySettings) -> AsyncIterator[str]:
             task.result()
             raise AssertionError("gateway exited before starting")
         await asyncio.sleep(0.02)
+    url = f"http://127.0.0.1:{settings.port}"
+    APPS[url] = server.config.app
     try:
-        yield f"http://127.0.0.1:{settings.port}"
+        yield url
     finally:
+        APPS.pop(url, None)
         server.should_exit = True
         await asyncio.wait_for(task, 15)
 
 
 def gateway_settings(nats_server: NatsServer, redis_server: RedisServer, **overrides: object) -> GatewaySettings:
     port = free_port()
+    defaults: dict[str, object] = {
+        "database_url": f"sqlite:///{tempfile.mkdtemp(prefix='mrrrme-db-')}/mrrrme.db",
+        "login_per_ip_per_min": 100_000,  # every test signs up from 127.0.0.1; the throttle tests set their own
+    }
     return GatewaySettings(
         nats_url=nats_server.url,
         redis_url=redis_server.url,
         port=port,
-        **overrides,  # type: ignore[arg-type]
+        **(defaults | overrides),  # type: ignore[arg-type]
     )
 
 
@@ -162,3 +175,46 @@ def stop_process_tree(process: subprocess.Popen[bytes]) -> None:
 # Model loading must never reach for a hub in tests: local paths only.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+# --- databases -------------------------------------------------------------------------------------
+
+POSTGRES_ADMIN_URL = os.environ.get("MRRRME_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+async def _postgres_reachable() -> bool:
+    import asyncpg
+
+    try:
+        conn = await asyncio.wait_for(asyncpg.connect(POSTGRES_ADMIN_URL), 3.0)
+    except Exception:
+        return False
+    await conn.close()
+    return True
+
+
+@contextlib.asynccontextmanager
+async def empty_database(kind: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A URL of a brand-new, empty database: a SQLite file, or a fresh PostgreSQL database (dropped after)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path}/mrrrme.db"
+        return
+    import asyncpg
+
+    if not await _postgres_reachable():
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL} (set MRRRME_TEST_POSTGRES_URL)")
+    name = f"mrrrme_test_{os.getpid()}_{time.monotonic_ns()}"
+    admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+        yield f"{base}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    async with empty_database(request.param, tmp_path) as url:
+        yield url

@@ -15,7 +15,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from websockets.asyncio.client import ClientConnection
 
-from gateway.client import GatewayClient, dev_login
+from gateway.client import GatewayClient
 from gateway.protocol import KIND_AUDIO, KIND_VIDEO, pack_binary
 from mrrrme import subjects
 from mrrrme.contracts import (
@@ -30,6 +30,7 @@ from mrrrme.contracts import (
     encode,
 )
 from mrrrme.stack.infra import NatsServer, RedisServer
+from tests.accounts import new_user
 from tests.conftest import gateway_settings, running_gateway
 from tests.speech import sentences_with_pauses
 from tests.workers.echo import EchoSettings, build
@@ -46,7 +47,7 @@ TINY_JPEG = bytes.fromhex(
 
 
 async def login(url: str, user: str) -> str:
-    return await asyncio.to_thread(dev_login, url, user)
+    return await new_user(url, user)
 
 
 def ws_url(url: str) -> str:

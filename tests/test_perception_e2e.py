@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-from gateway.client import GatewayClient, dev_login
+from gateway.client import GatewayClient
 from mrrrme.stack.infra import NatsServer
 from services.asr.service import build as build_asr
 from services.asr.settings import AsrSettings
@@ -17,6 +17,7 @@ from services.text.service import build as build_text
 from services.text.settings import TextSettings
 from services.voice.service import build as build_voice
 from services.voice.settings import VoiceSettings
+from tests.accounts import new_user
 from tests.images import astronaut
 from tests.speech import sentences_with_pauses
 
@@ -32,7 +33,7 @@ async def test_client_gets_face_voice_transcript_and_text_events(gateway: str, n
     async with contextlib.AsyncExitStack() as stack:
         for service in services:
             await stack.enter_async_context(service)
-        token = await asyncio.to_thread(dev_login, gateway, "perceiver")
+        token = await new_user(gateway, "perceiver")
         async with GatewayClient.connect(gateway, token) as client:
             speech = sentences_with_pauses(["I am so happy to see you today"], 1.0).tobytes()
             seen: dict[str, dict[str, Any]] = {}

@@ -12,7 +12,7 @@ import wave
 from collections.abc import AsyncIterator
 from typing import Any
 
-from gateway.client import GatewayClient, dev_login
+from gateway.client import GatewayClient
 from mrrrme.runtime import Service
 from mrrrme.stack.infra import NatsServer, RedisServer
 from services.asr.service import build as build_asr
@@ -29,6 +29,7 @@ from services.tts.service import build as build_tts
 from services.tts.settings import TtsSettings
 from services.voice.service import build as build_voice
 from services.voice.settings import VoiceSettings
+from tests.accounts import new_user
 from tests.fake_llm import FakeLlm, running
 from tests.images import astronaut
 from tests.speech import sentences_with_pauses
@@ -64,7 +65,7 @@ async def test_speech_and_a_face_get_emotions_then_a_spoken_lip_synced_reply(
     gateway: str, nats_server: NatsServer, redis_server: RedisServer
 ) -> None:
     async with started(*mesh(nats_server.url, redis_server.url)):
-        token = await asyncio.to_thread(dev_login, gateway, "speaker")
+        token = await new_user(gateway, "speaker")
         async with GatewayClient.connect(gateway, token) as client:
             events: list[dict[str, Any]] = []
 
@@ -117,7 +118,7 @@ async def test_speaking_over_a_reply_interrupts_it(
             nats_url=nats_server.url, redis_url=redis_server.url, backend="openai", base_url=fake.base_url, api_key="k"
         )
         async with started(*mesh(nats_server.url, redis_server.url, dialogue)):
-            token = await asyncio.to_thread(dev_login, gateway, "interrupter")
+            token = await new_user(gateway, "interrupter")
             async with GatewayClient.connect(gateway, token) as client:
                 await client.send_json({"type": "speech_end", "text": "Tell me what you think about my plan"})
                 events: list[dict[str, Any]] = []

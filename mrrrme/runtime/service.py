@@ -72,12 +72,20 @@ class Context:
     deliveries: int = 1
     """How often a durable unit has been delivered (1 for core NATS)."""
     failed: bool = False
+    reply_to: str = ""
+    """Set when the unit came as a request: `respond` answers it."""
 
     async def publish(self, subject: str, message: msgspec.Struct) -> None:
         await self.service.publish(subject, message, parent=self)
 
     async def publish_durable(self, subject: str, message: msgspec.Struct, msg_id: str | None = None) -> None:
         await self.service.publish_durable(subject, message, parent=self, msg_id=msg_id)
+
+    async def respond(self, message: msgspec.Struct) -> None:
+        """Answer a request (request-reply, e.g. dialogue's summaries)."""
+        if not self.reply_to:
+            raise RuntimeError(f"{self.subject}: not a request, nothing to respond to")
+        await self.service.publish(self.reply_to, message, parent=self)
 
     async def fail(self, code: str, message: str) -> None:
         """Tell the session this unit was refused; the runtime counts it as bad input."""
@@ -403,7 +411,9 @@ class Service:
     def _context(self, msg: Msg, session_id: str, deliveries: int = 1) -> Context:
         headers = msg.headers or {}
         trace = TraceContext.parse(headers.get(TRACEPARENT)) or TraceContext.new()
-        return Context(self, msg.subject, session_id, headers.get(MSG_ID, ""), trace, deliveries=deliveries)
+        return Context(
+            self, msg.subject, session_id, headers.get(MSG_ID, ""), trace, deliveries=deliveries, reply_to=msg.reply
+        )
 
     async def _decode(self, msg: Msg, schema: type[T]) -> tuple[T, Context] | None:
         """Decode a unit, or answer the sender with `bad_message` and return None."""

@@ -37,6 +37,12 @@ GREETING = {
     "coach": ["Hi! Good to see you. What would you like to work on today?",
               "Hello! What's one thing you'd like to move forward today?"],
 }  # fmt: skip
+WELCOME_BACK = {
+    "therapist": ["Welcome back, it's good to see you again. How have you been since we last talked?",
+                  "Hello again. How are things with you since last time?"],
+    "coach": ["Welcome back! How did things go since our last session?",
+              "Good to see you again! What has moved since last time?"],
+}  # fmt: skip
 SENTENCES = {"brief": 1, "balanced": 2, "detailed": 3}
 REPLY_EMOTION = {"Happy": "Happy", "Sad": "Sad", "Angry": "Neutral", "Neutral": "Neutral"}
 """The avatar mirrors joy and sadness gently and meets anger calmly."""
@@ -59,12 +65,14 @@ def _quote(text: str) -> str:
     return quoted[0].lower() + quoted[1:] if quoted else "that"
 
 
-def compose(turn: Turn, recent: list[str]) -> tuple[list[str], str, float]:
-    """Reply sentences, the avatar's emotion and its intensity."""
+def compose(turn: Turn, recent: list[str], returning: bool = False) -> tuple[list[str], str, float]:
+    """Reply sentences, the avatar's emotion and its intensity. `returning`: the person has a summary
+    from an earlier session, so the greeting welcomes them back."""
     avoid = set(recent)
     personality = turn.preferences.personality
     if turn.kind == "greeting":
-        return [_pick(GREETING[personality], turn.turn_id, avoid)], "Happy", 0.5
+        options = WELCOME_BACK if returning else GREETING
+        return [_pick(options[personality], turn.turn_id, avoid)], "Happy", 0.5
     fused: FusedEmotion | None = turn.fused
     emotion = fused.emotion if fused else "Neutral"
     if fused is not None and fused.masking:

@@ -12,11 +12,11 @@ from typing import Any
 from redis.asyncio import Redis
 
 from mrrrme import subjects
-from mrrrme.contracts import Control, ReplySentence, Turn
+from mrrrme.contracts import Control, ReplySentence, SummaryReply, SummaryRequest, Turn, TurnRecord
 from mrrrme.interrupts import Interrupts
 from mrrrme.runtime import Context, Service
 from mrrrme.runtime.model_worker import run_main
-from services.dialogue import composer, crisis, prompt
+from services.dialogue import composer, crisis, prompt, summary
 from services.dialogue.llm import ChatClient, LlmError, sentences
 from services.dialogue.settings import DialogueSettings
 
@@ -44,14 +44,19 @@ class Conversation:
             pipe.expire(key, 24 * 3600)
             await pipe.execute()
 
-    async def answered(self, turn_id: str) -> bool:
-        return bool(await self.redis.exists(f"mrrrme:dialogue:answered:{turn_id}"))
+    async def answered(self, sid: str, turn_id: str) -> bool:
+        return bool(await self.redis.exists(f"mrrrme:dialogue:{sid}:answered:{turn_id}"))
 
-    async def mark_answered(self, turn_id: str) -> None:
-        await self.redis.set(f"mrrrme:dialogue:answered:{turn_id}", b"1", ex=24 * 3600)
+    async def mark_answered(self, sid: str, turn_id: str) -> None:
+        await self.redis.set(f"mrrrme:dialogue:{sid}:answered:{turn_id}", b"1", ex=24 * 3600)
 
     async def forget(self, sid: str) -> None:
         await self.redis.delete(f"mrrrme:dialogue:{sid}:history")
+
+    async def summary(self, sid: str) -> str:
+        """The person's summary from earlier sessions, put there by the gateway when the session began."""
+        raw = await self.redis.get(f"mrrrme:session:{sid}:summary")
+        return raw.decode() if isinstance(raw, bytes) else (raw or "")
 
 
 async def _listed(items: list[str]) -> AsyncIterator[str]:
@@ -83,8 +88,9 @@ def build(settings: DialogueSettings) -> Service:
     async def reply_sentences(turn: Turn, ctx: Context) -> tuple[AsyncIterator[str], str, float]:
         conversation: Conversation = state["conversation"]
         history = await conversation.history(turn.session_id)
+        summary_text = await conversation.summary(turn.session_id)
         recent = [text for role, text in history[-6:] if role == "assistant"]
-        fallback, emotion, intensity = composer.compose(turn, recent)
+        fallback, emotion, intensity = composer.compose(turn, recent, returning=bool(summary_text))
         group = crisis.detect(turn.text) if turn.kind == "user" else None
         if group is not None:
             service.metrics.messages.labels("crisis", group).inc()  # a counter, never the words
@@ -95,7 +101,7 @@ def build(settings: DialogueSettings) -> Service:
         if not settings.api_key and settings.backend_name == "groq":
             await ctx.fail("llm_unavailable", "no GROQ_API_KEY is set: answering with the offline composer")
             return _listed(fallback), emotion, intensity
-        messages = prompt.messages(turn, history, "", settings.max_input_chars)
+        messages = prompt.messages(turn, history, summary_text, settings.max_input_chars)
         return (
             _llm_or_fallback(llm, messages, prompt.MAX_TOKENS[turn.preferences.style], fallback, ctx),
             emotion,
@@ -127,7 +133,7 @@ def build(settings: DialogueSettings) -> Service:
     )
     async def on_turn(turn: Turn, ctx: Context) -> None:
         conversation: Conversation = state["conversation"]
-        if await conversation.answered(turn.turn_id):
+        if await conversation.answered(turn.session_id, turn.turn_id):
             return  # a redelivery of a turn whose reply already went out
         stream, emotion, intensity = await reply_sentences(turn, ctx)
         spoken: list[str] = []
@@ -141,8 +147,16 @@ def build(settings: DialogueSettings) -> Service:
             pending = sentence
         if pending is not None and turn.turn_id not in interrupted:
             await publish(turn, len(spoken) - 1, pending, emotion, intensity, final=True, ctx=ctx)
-        await conversation.remember(turn.session_id, turn.text if turn.kind == "user" else "", " ".join(spoken))
-        await conversation.mark_answered(turn.turn_id)
+        reply = " ".join(spoken)
+        await conversation.remember(turn.session_id, turn.text if turn.kind == "user" else "", reply)
+        record = TurnRecord(
+            session_id=turn.session_id, turn_id=turn.turn_id, kind=turn.kind, user_text=turn.text,
+            fused=turn.fused, reply=reply, reply_emotion=emotion, reply_intensity=intensity,  # type: ignore[arg-type]
+            interrupted=turn.turn_id in interrupted,
+        )  # fmt: skip
+        # For the database (memory service); the same msg-id if this turn is ever answered again.
+        await ctx.publish_durable(subjects.turn_record(turn.session_id), record, msg_id=f"{turn.turn_id}:record")
+        await conversation.mark_answered(turn.session_id, turn.turn_id)
 
     async def publish(
         turn: Turn, index: int, text: str, emotion: str, intensity: float, final: bool, ctx: Context
@@ -153,6 +167,18 @@ def build(settings: DialogueSettings) -> Service:
             voice=turn.preferences.voice, language=turn.preferences.language,
         )  # fmt: skip
         await ctx.publish(subjects.reply_text(turn.session_id), sentence)
+
+    @service.consume(subjects.SUMMARIZE, schema=SummaryRequest, queue=subjects.DIALOGUE_QUEUE, concurrency=2)
+    async def on_summarize(request: SummaryRequest, ctx: Context) -> None:
+        llm: ChatClient | None = state.get("llm")
+        text = summary.lite(request)
+        if llm is not None and (settings.api_key or settings.backend_name == "openai"):
+            try:
+                chunks = [c async for c in llm.stream(summary.messages(request, settings.max_input_chars), 250)]
+                text = summary.clean("".join(chunks)) or text
+            except LlmError as exc:
+                log.warning("dialogue: summary by the model failed, using the offline summary: %s", exc)
+        await ctx.respond(SummaryReply(session_id=request.session_id, text=text))
 
     @service.consume(subjects.ALL_CONTROL, schema=Control)  # no queue group: every replica hears it
     async def on_control(control: Control, ctx: Context) -> None:

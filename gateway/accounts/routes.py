@@ -1,0 +1,247 @@
+"""REST for accounts and privacy: sign-up, login, logout, me, consent, export and erasure.
+
+A client authenticates with `Authorization: Bearer <token>` or the HttpOnly `mrrrme_session` cookie that
+login sets (the web client uses the cookie, so page scripts never see the token).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from gateway.accounts.service import AccountError, Identity
+from gateway.accounts.throttle import Throttled
+from mrrrme.contracts import AccountEvent
+from mrrrme.store import privacy, records
+
+if TYPE_CHECKING:
+    from gateway.app import GatewayState
+
+COOKIE = "mrrrme_session"
+bearer = HTTPBearer(auto_error=False, description="The token from /api/signup or /api/login")
+cookie = APIKeyCookie(name=COOKIE, auto_error=False, description="Set by /api/signup and /api/login")
+
+router = APIRouter(prefix="/api", tags=["accounts"])
+
+
+class Problem(BaseModel):
+    detail: str
+    code: str = ""
+
+
+ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": Problem, "description": "Not logged in, or the login ended"},
+}
+
+
+def state_of(request: Request) -> GatewayState:
+    return request.app.state.gateway  # type: ignore[no-any-return]
+
+
+def presented_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    session_cookie: Annotated[str | None, Depends(cookie)],
+) -> str:
+    if credentials is not None:
+        return credentials.credentials
+    return session_cookie or ""
+
+
+async def current_identity(request: Request, token: Annotated[str, Depends(presented_token)]) -> Identity:
+    identity = await state_of(request).accounts.verify(token) if token else None
+    if identity is None:
+        raise HTTPException(401, "not logged in, or the login ended", headers={"WWW-Authenticate": "Bearer"})
+    return identity
+
+
+CurrentUser = Annotated[Identity, Depends(current_identity)]
+
+
+class Credentials(BaseModel):
+    username: str = Field(min_length=1, max_length=64, examples=["alice"])
+    password: str = Field(min_length=1, max_length=1024, description="8 or more characters; 15+ recommended")
+
+
+class UserOut(BaseModel):
+    id: str
+    username: str
+    role: str
+
+
+class LoginOut(BaseModel):
+    token: str = Field(description="Send as `Authorization: Bearer <token>`; also set as an HttpOnly cookie")
+    expires_at: dt.datetime = Field(description="Absolute end of this login (it also ends after idle time)")
+    user: UserOut
+
+
+class Consent(BaseModel):
+    camera: bool = Field(description="Camera frames may be analysed for facial emotion")
+    microphone: bool = Field(description="Microphone audio may be transcribed and analysed for vocal emotion")
+
+
+class MeOut(UserOut):
+    created_at: dt.datetime
+    consent: Consent
+
+
+def _problem(exc: AccountError) -> JSONResponse:
+    return JSONResponse({"detail": exc.message, "code": exc.code}, status_code=exc.status)
+
+
+def _throttled(exc: Throttled) -> JSONResponse:
+    return JSONResponse(
+        {"detail": str(exc), "code": "throttled"},
+        status_code=429,
+        headers={"Retry-After": str(int(exc.retry_after_s + 0.999))},
+    )
+
+
+def _logged_in(request: Request, identity: Identity, token: str, expires_at: dt.datetime, status: int) -> Response:
+    body = LoginOut(
+        token=token,
+        expires_at=expires_at,
+        user=UserOut(id=identity.user_id, username=identity.username, role=identity.role),
+    )
+    response = JSONResponse(body.model_dump(mode="json"), status_code=status)
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=int((expires_at - dt.datetime.now(dt.UTC)).total_seconds()),
+        httponly=True,
+        samesite="strict",
+        secure=state_of(request).settings.cookie_secure,
+        path="/",
+    )
+    return response
+
+
+THROTTLED: dict[int | str, dict[str, object]] = {429: {"model": Problem, "description": "Too many attempts"}}
+
+
+@router.post(
+    "/signup",
+    status_code=201,
+    response_model=LoginOut,
+    responses={409: {"model": Problem}, 422: {"model": Problem}, **THROTTLED},
+)
+async def signup(body: Credentials, request: Request) -> Response:
+    """Create an account and log in."""
+    state = state_of(request)
+    try:
+        await state.throttle.check_address(_address(request))
+        login = await state.accounts.signup(body.username, body.password)
+    except Throttled as exc:
+        return _throttled(exc)
+    except AccountError as exc:
+        return _problem(exc)
+    return _logged_in(request, login.identity, login.token, login.expires_at, 201)
+
+
+@router.post("/login", response_model=LoginOut, responses={401: {"model": Problem}, **THROTTLED})
+async def login(body: Credentials, request: Request) -> Response:
+    """Log in. An unknown user and a wrong password get the same answer."""
+    state = state_of(request)
+    try:
+        await state.throttle.check_address(_address(request))
+        await state.throttle.check_account(body.username)
+    except Throttled as exc:
+        return _throttled(exc)
+    try:
+        result = await state.accounts.login(body.username, body.password)
+    except AccountError as exc:
+        await state.throttle.failed(body.username)
+        return _problem(exc)
+    await state.throttle.succeeded(body.username)
+    return _logged_in(request, result.identity, result.token, result.expires_at, 200)
+
+
+@router.post("/logout", status_code=204, responses=ERRORS)
+async def logout(request: Request, token: Annotated[str, Depends(presented_token)]) -> Response:
+    """End this login; its open WebSockets close within a second."""
+    state = state_of(request)
+    identity = await state.accounts.logout(token) if token else None
+    if identity is None:
+        raise HTTPException(401, "not logged in, or the login ended", headers={"WWW-Authenticate": "Bearer"})
+    await state.announce(AccountEvent(user_id=identity.user_id, action="logout", login_id=identity.login_id))
+    response = Response(status_code=204)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+@router.get("/me", response_model=MeOut, responses=ERRORS)
+async def me(identity: CurrentUser, request: Request) -> MeOut:
+    state = state_of(request)
+    async with state.db.session() as db:
+        consent = await records.current_consent(db, identity.user_id)
+    user = await state.accounts.user(identity.user_id)
+    if user is None:
+        raise HTTPException(401, "not logged in, or the login ended")
+    return MeOut(
+        id=user.id, username=user.username, role=user.role, created_at=user.created_at, consent=Consent(**consent)
+    )
+
+
+@router.delete("/me", status_code=204, responses=ERRORS)
+async def delete_me(identity: CurrentUser, request: Request) -> Response:
+    """Erase the account and everything about it: rows, session state in Redis, pending work. Every login
+    and socket of the account ends."""
+    state = state_of(request)
+    await state.erase_user(identity)
+    response = Response(status_code=204)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+@router.get("/consent", response_model=Consent, responses=ERRORS)
+async def get_consent(identity: CurrentUser, request: Request) -> Consent:
+    async with state_of(request).db.session() as db:
+        return Consent(**await records.current_consent(db, identity.user_id))
+
+
+@router.put("/consent", response_model=Consent, responses=ERRORS)
+async def put_consent(body: Consent, identity: CurrentUser, request: Request) -> Consent:
+    """Record consent per device; open sockets apply it within a second (withdrawn: nothing more is processed)."""
+    state = state_of(request)
+    async with state.db.session() as db:
+        await records.record_consent(db, identity.user_id, body.model_dump(), dt.datetime.now(dt.UTC))
+    await state.announce(
+        AccountEvent(user_id=identity.user_id, action="consent", camera=body.camera, microphone=body.microphone)
+    )
+    return body
+
+
+@router.get(
+    "/export",
+    responses={**ERRORS, 200: {"content": {"application/json": {}, "application/zip": {}}}},
+    response_class=Response,
+)
+async def export(
+    identity: CurrentUser,
+    request: Request,
+    format: Annotated[Literal["json", "csv"], Query(description="json: one document; csv: a zip of CSVs")] = "json",
+) -> Response:
+    """Everything stored about you: every table with your user key (password and token hashes left out)."""
+    now = dt.datetime.now(dt.UTC)
+    async with state_of(request).db.session() as db:
+        tables = await privacy.export(db, identity.user_id)
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    if format == "csv":
+        return Response(
+            privacy.export_csv_zip(tables),
+            media_type="application/zip",
+            headers={"Content-Disposition": f'attachment; filename="mrrrme-export-{stamp}.zip"'},
+        )
+    return Response(
+        privacy.export_json(tables, now),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="mrrrme-export-{stamp}.json"'},
+    )
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

@@ -1,0 +1,1 @@
+"""Memory: writes finished turns to the database, summaries at session end, and applies retention."""
