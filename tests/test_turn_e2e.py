@@ -7,14 +7,24 @@ import asyncio
 import base64
 import contextlib
 import io
+import logging
+import re
 import time
 import wave
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from gateway.client import GatewayClient
 from mrrrme.runtime import Service
 from mrrrme.stack.infra import NatsServer, RedisServer
+from mrrrme.store import async_url
+from mrrrme.store.schema import Message, Summary
 from services.asr.service import build as build_asr
 from services.asr.settings import AsrSettings
 from services.dialogue.service import build as build_dialogue
@@ -23,6 +33,8 @@ from services.face.service import build as build_face
 from services.face.settings import FaceSettings
 from services.fusion.service import build as build_fusion
 from services.fusion.settings import FusionSettings
+from services.memory.service import build as build_memory
+from services.memory.settings import MemorySettings
 from services.text.service import build as build_text
 from services.text.settings import TextSettings
 from services.tts.service import build as build_tts
@@ -30,6 +42,7 @@ from services.tts.settings import TtsSettings
 from services.voice.service import build as build_voice
 from services.voice.settings import VoiceSettings
 from tests.accounts import new_user
+from tests.conftest import APPS
 from tests.fake_llm import FakeLlm, running
 from tests.images import astronaut
 from tests.speech import sentences_with_pauses
@@ -145,3 +158,90 @@ async def test_speaking_over_a_reply_interrupts_it(
     assert later[-1]["index"] < 3, "the rest of the interrupted reply must not be played"
     assert not any(e.get("final") for e in later)
     assert interrupted_at > 0
+
+
+MEDIA_SIGNATURES = {
+    "jpeg": re.compile(rb"\xff\xd8\xff[\xdb\xe0\xe1\xee]"),
+    "png": re.compile(rb"\x89PNG\r\n\x1a\n"),
+    "wav": re.compile(rb"RIFF....WAVE", re.DOTALL),
+    "ogg": re.compile(rb"OggS\x00"),
+    "webm": re.compile(rb"\x1a\x45\xdf\xa3"),
+    "flac": re.compile(rb"fLaC\x00"),
+}
+LARGEST_VALUE = 64 * 1024
+
+
+def media_in(blob: bytes, samples: list[bytes]) -> list[str]:
+    """Media file signatures, and verbatim slices of the media this test sent, found in `blob`."""
+    hits = [name for name, pattern in MEDIA_SIGNATURES.items() if pattern.search(blob)]
+    return hits + [f"sent bytes #{i}" for i, sample in enumerate(samples) if sample in blob]
+
+
+async def redis_dump(redis: Any) -> dict[bytes, bytes]:
+    values: dict[bytes, bytes] = {}
+    async for key in redis.scan_iter(match="*"):
+        kind = (await redis.type(key)).decode()
+        if kind == "string":
+            values[key] = await redis.get(key) or b""
+        elif kind == "list":
+            values[key] = b"\n".join(await redis.lrange(key, 0, -1))
+        elif kind == "hash":
+            values[key] = b"\n".join(k + b"=" + v for k, v in (await redis.hgetall(key)).items())
+        elif kind == "zset":
+            values[key] = b"\n".join(await redis.zrange(key, 0, -1))
+        elif kind == "set":
+            values[key] = b"\n".join(await redis.smembers(key))
+    return values
+
+
+async def test_a_scripted_session_leaves_no_image_or_audio_bytes_anywhere(
+    gateway: str, nats_server: NatsServer, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """TARGETS.md P1: login, frames, speech, replies, logout; then the database, Redis, the JetStream store
+    and the logs hold no media, by file signature, by verbatim slices of what was sent, and by size."""
+    caplog.set_level(logging.DEBUG)
+    state = APPS[gateway].state.gateway
+    memory = build_memory(
+        MemorySettings(nats_url=nats_server.url, redis_url=redis_server.url, database_url=state.settings.database_url)
+    )
+    frame = astronaut()
+    speech = sentences_with_pauses(["I am so happy to see you today"], 1.0).tobytes()
+    sent = [frame[len(frame) // 2 : len(frame) // 2 + 48], speech[len(speech) // 2 : len(speech) // 2 + 48]]
+    async with started(*mesh(nats_server.url, redis_server.url), memory):
+        token = await new_user(gateway, "scanned")
+        async with GatewayClient.connect(gateway, token) as client:
+            for _ in range(5):
+                await client.send_frame(frame)
+            await client.stream_audio(speech, chunk_ms=100, realtime=False)
+            async with asyncio.timeout(90):
+                async for _, event in client.events():
+                    if event["type"] == "llm_response" and event["final"]:
+                        break
+            async with httpx.AsyncClient(base_url=gateway, headers={"Authorization": f"Bearer {token}"}) as http:
+                assert (await http.post("/api/logout")).status_code == 204
+        async with asyncio.timeout(30):  # the memory service has written the turn and the summary
+            while True:
+                async with state.db.session() as db:
+                    if await db.scalar(select(func.count()).select_from(Summary)):
+                        break
+                await asyncio.sleep(0.2)
+    findings: dict[str, list[str]] = {}
+    url = make_url(async_url(state.settings.database_url))
+    database_files = list(Path(str(url.database)).parent.glob("mrrrme.db*"))
+    assert database_files, "the SQLite file is where the settings say"
+    for path in database_files:
+        findings[str(path)] = media_in(path.read_bytes(), sent)
+    async with state.db.session() as db:
+        assert await db.scalar(select(func.count()).select_from(Message)), "the turn was stored"
+    for key, value in (await redis_dump(state.redis)).items():
+        findings[f"redis {key!r}"] = media_in(value, sent) + (["> 64 KiB"] if len(value) > LARGEST_VALUE else [])
+    assert nats_server.workdir is not None
+    for path in (nats_server.workdir / "jetstream").rglob("*"):
+        if path.is_file():
+            findings[str(path)] = media_in(path.read_bytes(), sent)
+    for stream in await state.js.streams_info():
+        media = [s for s in stream.config.subjects or [] if ".frame." in s or ".utterance." in s]
+        findings[f"stream {stream.config.name}"] = media
+    findings["logs"] = media_in(caplog.text.encode(), sent) + media_in(repr(caplog.records).encode(), sent)
+    assert {where: hits for where, hits in findings.items() if hits} == {}
+    assert len(findings) > 5, "the scan looked at the database, Redis, the stream store and the logs"

@@ -127,7 +127,7 @@ THROTTLED: dict[int | str, dict[str, object]] = {429: {"model": Problem, "descri
     "/signup",
     status_code=201,
     response_model=LoginOut,
-    responses={409: {"model": Problem}, 422: {"model": Problem}, **THROTTLED},
+    responses={400: {"model": Problem}, 409: {"model": Problem}, **THROTTLED},
 )
 async def signup(body: Credentials, request: Request) -> Response:
     """Create an account and log in."""

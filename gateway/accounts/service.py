@@ -87,11 +87,11 @@ class Accounts:
     async def signup(self, username: str, password: str) -> Login:
         name = canonical(username)
         if not USERNAME.match(name):
-            raise AccountError(422, "invalid_username", "username: 3-64 of a-z, 0-9, '_', '.', '-'")
+            raise AccountError(400, "invalid_username", "username: 3-64 of a-z, 0-9, '_', '.', '-'")
         try:
             check_policy(password, name)
         except ValueError as exc:
-            raise AccountError(422, "weak_password", str(exc)) from None
+            raise AccountError(400, "weak_password", str(exc)) from None
         user = User(id=new_id(), username=name, password_hash=await hash_password(password), created_at=self.clock())
         try:
             async with self.db.session() as db:

@@ -76,6 +76,11 @@ class _Server:
         self.port = 0
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
 
+    @property
+    def workdir(self) -> Path | None:
+        """The server's private directory (config, log, JetStream store), while it runs."""
+        return Path(self._tmp.name) if self._tmp else None
+
     def _spawn(self, argv: list[str], log_name: str) -> None:
         assert self._tmp is not None
         log_file = open(Path(self._tmp.name) / log_name, "wb")  # noqa: SIM115 - lives as long as the server
