@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import io
 import json
+import sys
 import zipfile
 from collections.abc import AsyncIterator
 
@@ -224,3 +226,21 @@ async def test_retention_deletes_only_what_is_older_than_the_window(db: Database
         left = await records.history(session, user, 50, None, None)
         assert {m.turn_id for m in left} == {"new"}
         assert await privacy.conversation_ids(session, user) == [new_sid]
+
+
+async def test_migrations_started_by_several_processes_at_once_all_succeed(database_url: str) -> None:
+    script = "import asyncio, sys; from mrrrme.store import Database; asyncio.run(Database(sys.argv[1]).migrate())"
+    processes = [
+        await asyncio.create_subprocess_exec(sys.executable, "-c", script, database_url, stderr=asyncio.subprocess.PIPE)
+        for _ in range(3)
+    ]
+    for process in processes:
+        _, stderr = await process.communicate()
+        assert process.returncode == 0, stderr.decode()
+    databases = [Database(database_url)]
+    try:
+        async with databases[0].engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM alembic_version"))).scalar_one() == 1
+    finally:
+        for d in databases:
+            await d.aclose()

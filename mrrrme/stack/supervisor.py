@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from mrrrme.stack.infra import NatsServer, RedisServer, die_with_parent, free_port
 
-SERVICE_NAMES = ("face", "voice", "asr", "text", "fusion", "dialogue", "tts")
+SERVICE_NAMES = ("face", "voice", "asr", "text", "fusion", "dialogue", "tts", "memory")
 RESTART_BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 HEALTHY_RUN_S = 60.0
 """A child that ran this long before exiting starts its backoff from the beginning again."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +40,10 @@ class Database:
         self.url = async_url(url)
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self._sqlite_path: Path | None = None
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            self._sqlite_path = Path(parsed.database)
+            self._sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         self.engine: AsyncEngine = create_async_engine(self.url, pool_pre_ping=not self.is_sqlite)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -53,10 +56,19 @@ class Database:
             yield session
 
     async def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision (safe to run from every replica at start)."""
+        """Bring the schema to the newest Alembic revision. Safe when several processes start at once
+        (gateway and memory under `make run`): one migrates while the others wait, then find nothing to
+        do. PostgreSQL serialises them with an advisory lock; SQLite (one machine) with a lock file."""
+        if self.is_sqlite and self._sqlite_path is not None:
+            with _file_lock(self._sqlite_path.with_name(self._sqlite_path.name + ".migrate-lock")):
+                await self._upgrade()
+        else:
+            await self._upgrade()
+        log.info("database %s at the newest schema", make_url(self.url).render_as_string(hide_password=True))
+
+    async def _upgrade(self) -> None:
         async with self.engine.begin() as conn:
             await conn.run_sync(_upgrade)
-        log.info("database %s at the newest schema", make_url(self.url).render_as_string(hide_password=True))
 
     async def aclose(self) -> None:
         await self.engine.dispose()
@@ -66,6 +78,17 @@ class Database:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    with open(path, "a+b") as handle:
+        # Blocking in the event loop is fine here: it happens once, at start-up, before serving.
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def alembic_config(connection: Connection | None = None) -> Any:
@@ -79,5 +102,8 @@ def alembic_config(connection: Connection | None = None) -> Any:
 
 def _upgrade(connection: Connection) -> None:
     from alembic import command
+
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7245613)")  # one migrator at a time
 
     command.upgrade(alembic_config(connection), "head")
