@@ -23,6 +23,7 @@ SETTINGS_CLASSES = (
     ("fusion", "services.fusion.settings:FusionSettings"),
     ("dialogue", "services.dialogue.settings:DialogueSettings"),
     ("tts", "services.tts.settings:TtsSettings"),
+    ("memory", "services.memory.settings:MemorySettings"),
 )
 STACK_VARIABLES = (
     (

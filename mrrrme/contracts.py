@@ -258,6 +258,9 @@ class SummaryRequest(Message, kw_only=True, frozen=True):
     """The summary so far, itself data to fold in, never instructions."""
     lines: list[tuple[Literal["user", "assistant"], str]]
     emotions: list[Emotion] = msgspec.field(default_factory=list)
+    """The fused emotion of each user turn."""
+    masked: int = 0
+    """How many of those turns had the masking flag (a happy face over sad or angry voice or words)."""
     language: str = "en"
 
 

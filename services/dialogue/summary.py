@@ -28,7 +28,10 @@ def lite(request: SummaryRequest) -> str:
     parts = [f"Last session: {len(said)} thing(s) said by the person."]
     if request.emotions:
         (top, count), *_ = Counter(request.emotions).most_common(1)
-        parts.append(f"Mostly {top.lower()} ({count} of {len(request.emotions)} turns).")
+        felt = f"Mostly {top.lower()} ({count} of {len(request.emotions)} turns)"
+        if request.masked:
+            felt += f", though in {request.masked} a cheerful face came with heavier words"
+        parts.append(felt + ".")
     if said:
         parts.append("They talked about: " + "; ".join(json.dumps(s) for s in said[-TOPICS:]) + ".")
     if request.previous:
@@ -52,6 +55,7 @@ def messages(request: SummaryRequest, max_chars: int) -> list[dict[str, str]]:
         "earlier_note": request.previous[:MAX_CHARS],
         "conversation": [{"role": role, "text": text[:max_chars]} for role, text in request.lines],
         "fused_emotions": request.emotions,
+        "turns_with_a_smile_over_sad_or_angry_words": request.masked,
     }
     return [
         {"role": "system", "content": SYSTEM},

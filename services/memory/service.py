@@ -103,6 +103,7 @@ def build(settings: MemorySettings) -> Service:
             previous=previous,
             lines=[(m.role, m.text) for m in lines if m.role in ("user", "assistant")],  # type: ignore[misc]
             emotions=[m.emotion for m in lines if m.role == "user" and m.emotion],  # type: ignore[misc]
+            masked=sum(1 for m in lines if m.role == "user" and (m.breakdown or {}).get("masking")),
         )
         assert service.nc is not None
         # Raises on timeout: the end is redelivered later (dialogue may be restarting), then dead-lettered.
