@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
@@ -10,6 +12,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from mrrrme.contracts import decode
+from mrrrme.runtime import Service
 
 
 class Inbox:
@@ -37,3 +40,12 @@ async def inbox(nc: NATS, subject: str, schema: type[msgspec.Struct]) -> Inbox:
     await nc.subscribe(subject, cb=box.collect)
     await nc.flush()
     return box
+
+
+@contextlib.asynccontextmanager
+async def started(*services: Service) -> AsyncIterator[None]:
+    """Run in-process services for the block (started in order, stopped in reverse)."""
+    async with contextlib.AsyncExitStack() as stack:
+        for service in services:
+            await stack.enter_async_context(service)
+        yield

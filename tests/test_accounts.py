@@ -109,7 +109,7 @@ async def test_what_the_database_holds_is_an_argon2id_hash_and_a_token_digest(gw
     async with database.session() as db:
         user = await db.scalar(select(User).where(User.username == name))
         assert user is not None
-        assert re.match(r"^\$argon2id\$v=19\$m=19456,t=2,p=1\$", user.password_hash)
+        assert re.match(r"^\$argon2id\$v=19\$m=19456,t=3,p=1\$", user.password_hash)
         logins = (await db.scalars(select(LoginSession).where(LoginSession.user_id == user.id))).all()
     assert [login.token_hash for login in logins] == [hashlib.sha256(token.encode()).hexdigest()]
 
@@ -224,3 +224,16 @@ async def test_debug_views_exist_only_for_an_admin(gw: str) -> None:
         users = await http.get("/api/debug/users", headers=auth)
         assert users.status_code == 200 and name in {u["username"] for u in users.json()}
         assert (await http.get("/api/debug/sessions", headers=auth)).status_code == 200
+
+
+async def test_a_browser_socket_authenticates_with_the_login_cookie(gw: str) -> None:
+    async with httpx.AsyncClient(base_url=gw) as http:
+        token = (await signup(http, fresh_name())).json()["token"]
+    url = gw.replace("http", "ws") + "/ws"
+    headers = {"Cookie": f"mrrrme_session={token}"}
+    async with websockets.connect(url, origin=gw, additional_headers=headers) as ws:  # type: ignore[arg-type]
+        await ws.send(json.dumps({"type": "auth", "token": ""}))
+        assert json.loads(await ws.recv())["type"] == "ready"
+    async with websockets.connect(url, origin=gw) as ws:  # type: ignore[arg-type]
+        await ws.send(json.dumps({"type": "auth", "token": ""}))  # no cookie, no token: refused
+        assert json.loads(await ws.recv())["code"] == "invalid_token"

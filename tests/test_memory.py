@@ -4,10 +4,8 @@ into the next session's prompt, consent enforced by the gateway, and erasure of 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -29,15 +27,8 @@ from tests.accounts import new_user
 from tests.conftest import APPS
 from tests.fake_llm import FakeLlm, running
 from tests.images import astronaut
+from tests.mesh import started
 from tests.test_store import count_user_rows
-
-
-@contextlib.asynccontextmanager
-async def started(*services: Service) -> AsyncIterator[None]:
-    async with contextlib.AsyncExitStack() as stack:
-        for service in services:
-            await stack.enter_async_context(service)
-        yield
 
 
 def database_url(gateway: str) -> str:

@@ -11,7 +11,6 @@ import logging
 import re
 import time
 import wave
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -45,15 +44,8 @@ from tests.accounts import new_user
 from tests.conftest import APPS
 from tests.fake_llm import FakeLlm, running
 from tests.images import astronaut
+from tests.mesh import started
 from tests.speech import sentences_with_pauses
-
-
-@contextlib.asynccontextmanager
-async def started(*services: Service) -> AsyncIterator[None]:
-    async with contextlib.AsyncExitStack() as stack:
-        for service in services:
-            await stack.enter_async_context(service)
-        yield
 
 
 def mesh(nats_url: str, redis_url: str, dialogue: DialogueSettings | None = None) -> list[Service]:
