@@ -2,8 +2,8 @@
 
 The hash parameters are OWASP's argon2id profile with one more pass (m=19 MiB, t=3, p=1): with t=2 a
 verify took ~32 ms on the 2-core development machine, under the 50 ms floor of TARGETS.md A1
-(bench/logins.py). At most four hashes run at once, so a burst of logins cannot take more than ~80 MiB. A stored hash made with other
-parameters is upgraded at the next successful login.
+(bench/logins.py). At most four hashes run at once, so a burst of logins cannot take more than ~80 MiB.
+A stored hash made with other parameters is upgraded at the next successful login.
 """
 
 from __future__ import annotations
