@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut -c1-12)
 
-.PHONY: install run test lint typecheck pytest clean docs models
+.PHONY: install run test lint typecheck pytest clean docs models web browser
 
 $(STAMP):
 	@echo "==> creating $(VENV) and installing the mesh with its dev tools (first run takes a minute)"
@@ -32,23 +32,41 @@ $(TIKTOKEN): | $(STAMP)
 
 install: $(STAMP) $(TIKTOKEN)
 
-run: install
+# The web client: TypeScript in web/, compiled into gateway/static/app/ (npm packages pinned by the lock).
+WEB_OUT := gateway/static/app/main.js
+$(WEB_OUT): web/package.json web/package-lock.json web/tsconfig.json web/tsconfig.worklet.json \
+		$(wildcard web/src/*.ts web/src/worklet/*.ts)
+	@echo "==> building the web client (npm ci + tsc)"
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
+	@touch $@
+
+web: $(WEB_OUT)
+
+# Debian's Chromium for the browser tests (Playwright drives it; no browser download).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@test -x $(CHROMIUM) || { echo "==> installing Debian's chromium for the browser tests"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+run: install web
 	$(BIN)/python -m mrrrme.run
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: install
+typecheck: install web
 	$(BIN)/mypy
+	cd web && npm run --silent check
 
-pytest: install
+pytest: install web browser
 	$(BIN)/pytest
 
 test: lint typecheck pytest
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache web/node_modules gateway/static/app
 
 docs: install
 	$(BIN)/python -m mrrrme.configdoc > docs/configuration.md

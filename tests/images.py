@@ -24,3 +24,11 @@ def astronaut() -> bytes:
 def coins() -> bytes:
     """Greek coins: no face."""
     return jpeg(skimage.data.coins())
+
+
+def y4m(image: np.ndarray, frames: int = 10, fps: int = 5) -> bytes:
+    """A YUV4MPEG2 video (4:2:0) of a still RGB image: Chromium's fake camera plays such a file."""
+    height, width = image.shape[0] // 2 * 2, image.shape[1] // 2 * 2
+    yuv = cv2.cvtColor(np.ascontiguousarray(image[:height, :width]), cv2.COLOR_RGB2YUV_I420)
+    header = f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode()
+    return header + (b"FRAME\n" + yuv.tobytes()) * frames

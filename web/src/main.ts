@@ -1,0 +1,268 @@
+// The MrrrMe web client: landing, sign-up / login, consent per device, then the conversation with the
+// live emotion panel, the timeline and the avatar. Served by the gateway at `/`.
+
+import { api, ApiError, type Consent } from "./api.js";
+import { Avatar } from "./avatar.js";
+import { Camera, Microphone } from "./capture.js";
+import type { FusedEvent, ReplyEvent, ServerEvent } from "./protocol.js";
+import { GatewaySocket, type SocketState } from "./socket.js";
+import { Timeline } from "./timeline.js";
+
+const $ = <T extends HTMLElement>(id: string): T => {
+  const element = document.getElementById(id);
+  if (!element) throw new Error(`missing #${id}`);
+  return element as T;
+};
+
+function show(view: "landing" | "consent" | "app"): void {
+  for (const name of ["landing", "consent", "app"]) $(name).hidden = name !== view;
+  const focus = document.querySelector<HTMLElement>(`#${view} [autofocus], #${view} h1, #${view} h2`);
+  focus?.focus();
+}
+
+function status(text: string): void {
+  $("status").textContent = text;
+}
+
+// --- landing: sign up / log in -------------------------------------------------------------------
+
+function setupLanding(): void {
+  const form = $<HTMLFormElement>("auth-form");
+  const error = $("auth-error");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const submitter = (event as SubmitEvent).submitter as HTMLButtonElement | null;
+    const username = $<HTMLInputElement>("username").value.trim();
+    const password = $<HTMLInputElement>("password").value;
+    error.textContent = "";
+    try {
+      if (submitter?.value === "signup") await api.signup(username, password);
+      else await api.login(username, password);
+      await toConsent();
+    } catch (exc) {
+      error.textContent = exc instanceof ApiError ? exc.message : String(exc);
+    }
+  });
+}
+
+// --- consent ---------------------------------------------------------------------------------------
+
+async function toConsent(): Promise<void> {
+  const me = await api.me();
+  $("who").textContent = me.username;
+  $<HTMLInputElement>("consent-camera").checked = me.consent.camera;
+  $<HTMLInputElement>("consent-microphone").checked = me.consent.microphone;
+  show("consent");
+}
+
+function setupConsent(): void {
+  $<HTMLFormElement>("consent-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const consent: Consent = {
+      camera: $<HTMLInputElement>("consent-camera").checked,
+      microphone: $<HTMLInputElement>("consent-microphone").checked,
+    };
+    await api.setConsent(consent);
+    await startSession(consent);
+  });
+}
+
+// --- the conversation ------------------------------------------------------------------------------
+
+const avatar = new Avatar($("avatar"), (speaking) => {
+  $("avatar").dataset.speaking = String(speaking);
+});
+const timeline = new Timeline($("timeline"));
+let socket: GatewaySocket;
+let camera: Camera | null = null;
+let microphone: Microphone | null = null;
+const replies = new Map<string, HTMLElement>();
+
+function percent(value: unknown): string {
+  return typeof value === "number" ? `${Math.round(value * 100)}%` : "–";
+}
+
+function showReading(name: string, event: ServerEvent): void {
+  const row = $(`live-${name}`);
+  row.querySelector(".emotion")!.textContent = (event.emotion as string | null) ?? "none";
+  row.querySelector(".confidence")!.textContent = percent(event.confidence);
+  const quality = row.querySelector(".quality");
+  if (quality) quality.textContent = percent(event.quality);
+  row.dataset.emotion = String(event.emotion ?? "");
+}
+
+function showFused(event: FusedEvent): void {
+  showReading("fused", { ...event, confidence: event.intensity } as unknown as ServerEvent);
+  const flags: string[] = [];
+  if (event.masking) flags.push("Possible masking: a smiling face, but the voice or words sound sad or angry.");
+  if (event.conflict) flags.push("Mixed signals: face, voice and words disagree.");
+  $("flags").textContent = flags.join(" ");
+  if (!event.live) timeline.add(event);
+}
+
+function addLine(role: "user" | "assistant", text: string): HTMLElement {
+  const line = document.createElement("li");
+  line.className = role;
+  line.textContent = text; // text, never HTML: a reply cannot inject markup
+  $("conversation").append(line);
+  line.scrollIntoView({ block: "nearest" });
+  return line;
+}
+
+function onEvent(event: ServerEvent): void {
+  switch (event.type) {
+    case "ready":
+      socket.send({ type: "preferences", ...preferences() });
+      break;
+    case "face_emotion":
+      showReading("face", event);
+      break;
+    case "voice_emotion":
+      showReading("voice", event);
+      break;
+    case "text_emotion":
+      showReading("text", event);
+      break;
+    case "fused_emotion":
+      showFused(event as unknown as FusedEvent);
+      break;
+    case "transcript":
+      $("transcript").textContent = String(event.text || "…");
+      if (event.text) addLine("user", String(event.text));
+      break;
+    case "llm_response": {
+      const reply = event as unknown as ReplyEvent;
+      const line = replies.get(reply.turn_id) ?? addLine("assistant", "");
+      replies.set(reply.turn_id, line);
+      line.textContent = `${line.textContent} ${reply.text}`.trim();
+      avatar.say(reply);
+      if (reply.final) void refreshStats();
+      break;
+    }
+    case "interrupt":
+      avatar.stop();
+      break;
+    case "consent":
+      status(`Consent now: camera ${event.camera ? "on" : "off"}, microphone ${event.microphone ? "on" : "off"}.`);
+      break;
+    case "error":
+      status(String(event.message));
+      break;
+  }
+}
+
+function onState(state: SocketState, detail: string): void {
+  $("connection").textContent = { connecting: "connecting…", ready: "connected", reconnecting: "reconnecting…", closed: "disconnected" }[state];
+  if (detail && state !== "ready") status(detail);
+  if (state === "closed") void toLanding();
+}
+
+function preferences(): Record<string, string> {
+  const value = (id: string) => $<HTMLSelectElement>(id).value;
+  return { voice: value("pref-voice"), language: value("pref-language"), personality: value("pref-personality"), style: value("pref-style") };
+}
+
+async function refreshStats(): Promise<void> {
+  const stats = await api.stats();
+  const mine = stats.conversations[socket.sessionId] ?? stats.overall;
+  const top = Object.entries(mine.emotions).sort((a, b) => b[1] - a[1])[0];
+  $("stats").textContent =
+    `${mine.turns} turn(s) this session; mostly ${top && top[1] ? top[0] : "–"}; average intensity ` +
+    `${mine.average_intensity === null ? "–" : mine.average_intensity.toFixed(2)}; masking ${mine.masking}, conflicts ${mine.conflicts}.`;
+}
+
+async function startSession(consent: Consent): Promise<void> {
+  show("app");
+  $("mute-camera").hidden = !consent.camera;
+  $("mute-microphone").hidden = !consent.microphone;
+  $("text-only").hidden = consent.camera || consent.microphone;
+  socket = new GatewaySocket(onEvent, onState, () => undefined);
+  socket.open();
+  const send = (frame: ArrayBuffer) => socket.sendBinary(frame);
+  try {
+    if (consent.camera) {
+      camera = new Camera($<HTMLVideoElement>("preview"), send);
+      await camera.start(Number($<HTMLInputElement>("pref-fps").value));
+    }
+    if (consent.microphone) {
+      microphone = new Microphone(send);
+      await microphone.start();
+    }
+  } catch (exc) {
+    status(`Could not open a device: ${exc instanceof Error ? exc.message : String(exc)}. Typing still works.`);
+  }
+  (window as unknown as Record<string, unknown>).mrrrme = { avatar, timeline, socket, camera, microphone };
+}
+
+function stopDevices(): void {
+  camera?.stop();
+  microphone?.stop();
+  camera = microphone = null;
+  avatar.stop();
+}
+
+async function toLanding(): Promise<void> {
+  stopDevices();
+  show("landing");
+}
+
+function setupApp(): void {
+  $<HTMLFormElement>("say-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const input = $<HTMLInputElement>("say");
+    if (input.value.trim()) socket.send({ type: "speech_end", text: input.value.trim() });
+    input.value = "";
+  });
+  $("greet").addEventListener("click", () => socket.send({ type: "request_greeting" }));
+  for (const id of ["pref-voice", "pref-language", "pref-personality", "pref-style"]) {
+    $(id).addEventListener("change", () => socket.send({ type: "preferences", ...preferences() }));
+  }
+  $("pref-fps").addEventListener("change", () => camera?.setRate(Number($<HTMLInputElement>("pref-fps").value)));
+  const toggle = (id: string, device: () => Camera | Microphone | null, label: string) => {
+    $(id).addEventListener("click", () => {
+      const target = device();
+      if (!target) return;
+      target.muted = !target.muted;
+      $(id).setAttribute("aria-pressed", String(target.muted));
+      $(id).textContent = target.muted ? `Unmute ${label}` : `Mute ${label}`;
+    });
+  };
+  toggle("mute-camera", () => camera, "camera");
+  toggle("mute-microphone", () => microphone, "microphone");
+  $("logout").addEventListener("click", async () => {
+    socket.close();
+    await api.logout().catch(() => undefined);
+    await toLanding();
+  });
+  $("delete").addEventListener("click", async () => {
+    if (!confirm("Delete your account and everything stored about you? This cannot be undone.")) return;
+    socket.close();
+    await api.deleteAccount();
+    await toLanding();
+    status("Your account and all its data were deleted.");
+  });
+}
+
+function setupTheme(): void {
+  const saved = localStorage.getItem("theme");
+  if (saved) document.documentElement.dataset.theme = saved;
+  $("theme").addEventListener("click", () => {
+    const dark = document.documentElement.dataset.theme !== "dark";
+    document.documentElement.dataset.theme = dark ? "dark" : "light";
+    localStorage.setItem("theme", dark ? "dark" : "light");
+  });
+}
+
+async function main(): Promise<void> {
+  setupTheme();
+  setupLanding();
+  setupConsent();
+  setupApp();
+  try {
+    await toConsent(); // already logged in (cookie): straight to the consent step
+  } catch {
+    show("landing");
+  }
+}
+
+void main();
