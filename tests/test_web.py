@@ -201,3 +201,25 @@ async def test_with_camera_consent_withheld_no_frame_reaches_the_gateway(
         await asyncio.sleep(4)  # the fake camera would have sent ~20 frames by now
     await nc.drain()
     assert frames == [] and video_frames_seen() == before, "a frame reached the gateway without camera consent"
+
+
+async def test_mute_stops_the_camera_and_a_dropped_socket_reconnects_and_resumes(
+    gateway: str, media: tuple[Path, Path]
+) -> None:
+    state = APPS[gateway].state.gateway
+    async for page in browser_page(media):
+        await sign_up_and_consent(page, gateway, "reconnecting", camera=True, microphone=False)
+        await wait_until(page, "window.mrrrme.camera.sent > 3", 20)
+        await page.get_by_role("button", name="Mute camera").click()
+        muted_at = await page.evaluate("window.mrrrme.camera.sent")
+        await asyncio.sleep(1.0)
+        assert await page.evaluate("window.mrrrme.camera.sent") <= muted_at + 1  # one may be in flight
+        await page.get_by_role("button", name="Unmute camera").click()
+
+        first = await page.evaluate("window.mrrrme.socket.sessionId")
+        for session in list(state.sessions.values()):
+            session.close_soon(1012, "service restart")  # the server drops the socket
+        await wait_until(page, f"window.mrrrme.socket.sessionId && window.mrrrme.socket.sessionId !== '{first}'", 20)
+        resumed_from = await page.evaluate("window.mrrrme.camera.sent")
+        await wait_until(page, f"window.mrrrme.camera.sent > {resumed_from + 3}", 10)
+        assert await page.text_content("#connection") == "connected"

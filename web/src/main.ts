@@ -77,6 +77,20 @@ let socket: GatewaySocket;
 let camera: Camera | null = null;
 let microphone: Microphone | null = null;
 const replies = new Map<string, HTMLElement>();
+// For tests and the curious: the live objects (read-only views, nothing secret: no token lives here).
+(window as unknown as Record<string, unknown>).mrrrme = {
+  avatar,
+  timeline,
+  get socket() {
+    return socket;
+  },
+  get camera() {
+    return camera;
+  },
+  get microphone() {
+    return microphone;
+  },
+};
 
 function percent(value: unknown): string {
   return typeof value === "number" ? `${Math.round(value * 100)}%` : "–";
@@ -191,10 +205,16 @@ async function startSession(consent: Consent): Promise<void> {
   } catch (exc) {
     status(`Could not open a device: ${exc instanceof Error ? exc.message : String(exc)}. Typing still works.`);
   }
-  (window as unknown as Record<string, unknown>).mrrrme = { avatar, timeline, socket, camera, microphone };
+  window.clearInterval(reminder);
+  // A reminder every 3 hours of continuous use that this is an AI (TARGETS.md P6).
+  reminder = window.setInterval(() => status("Reminder: you are talking with an AI, not a person."), REMINDER_MS);
 }
 
+const REMINDER_MS = 3 * 60 * 60 * 1000;
+let reminder = 0;
+
 function stopDevices(): void {
+  window.clearInterval(reminder);
   camera?.stop();
   microphone?.stop();
   camera = microphone = null;
