@@ -59,6 +59,15 @@ def _env_names(cls: type[BaseSettings]) -> Iterator[tuple[str, str, str]]:
         yield env, repr(default) if default != [] else "[]", field.description or ""
 
 
+def known_variables() -> set[str]:
+    """Every environment variable some settings class reads (deployment files may set only these)."""
+    names: set[str] = set()
+    for _, cls in settings_classes():
+        for env, _, _ in _env_names(cls):
+            names.update(env.split("` or `"))
+    return names
+
+
 def render() -> str:
     lines = [
         "# Configuration",
