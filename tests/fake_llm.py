@@ -1,6 +1,7 @@
-"""A local fake of Groq's OpenAI-compatible chat API (POST /openai/v1/chat/completions, SSE streaming).
+"""A local fake of Groq's chat API (POST /openai/v1/chat/completions, SSE streaming), which is also the
+OpenAI-compatible shape that vLLM, Ollama and llama.cpp server speak.
 
-Scripted per test: a queue of behaviours ("ok", "429", "500", "hang") and the reply text; every request
+Scripted per test: a queue of behaviours ("ok", "429", "500", "401", "hang") and the reply text; every request
 body is recorded so tests can check what would have been sent to the cloud.
 """
 
@@ -27,7 +28,10 @@ class FakeLlm:
     """Behaviours for the next requests, in order; then 'ok'."""
     token_delay_s: float = 0.0
     requests: list[dict[str, Any]] = field(default_factory=list)
+    root: str = ""
+    """Where Groq's SDK is pointed (it appends /openai/v1/...)."""
     base_url: str = ""
+    """The OpenAI-compatible /v1 root (what the openai backend is given)."""
 
     def app(self) -> FastAPI:
         app = FastAPI()
@@ -43,6 +47,8 @@ class FakeLlm:
                 )
             if behaviour == "500":
                 return JSONResponse({"error": {"message": "boom"}}, status_code=500)
+            if behaviour == "401":
+                return JSONResponse({"error": {"message": "Invalid API Key"}}, status_code=401)
             if behaviour == "hang":
                 await asyncio.sleep(60)
             return StreamingResponse(self._events(), media_type="text/event-stream")
@@ -65,7 +71,8 @@ async def running(fake: FakeLlm) -> AsyncIterator[FakeLlm]:
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.02)
-    fake.base_url = f"http://127.0.0.1:{port}/openai/v1"
+    fake.root = f"http://127.0.0.1:{port}"
+    fake.base_url = fake.root + "/openai/v1"
     try:
         yield fake
     finally:

@@ -16,7 +16,7 @@ from mrrrme.contracts import ErrorEvent, FusedEmotion, Preferences, ReplySentenc
 from mrrrme.runtime.tracing import MSG_ID
 from mrrrme.stack.infra import NatsServer, RedisServer
 from services.dialogue import composer, crisis, prompt
-from services.dialogue.llm import ChatClient, LlmError, sentences
+from services.dialogue.llm import ChatClient, GroqClient, LlmError, OpenAiCompatibleClient, sentences
 from services.dialogue.service import build
 from services.dialogue.settings import DialogueSettings
 from tests.fake_llm import FakeLlm, running
@@ -78,28 +78,52 @@ def test_the_transcript_reaches_the_model_as_quoted_data() -> None:
     assert any("Sad" in m["content"] for m in messages if m["role"] == "system")
 
 
-async def test_llm_client_streams_sentences_and_retries_429_and_500() -> None:
+def client(kind: str, fake: FakeLlm, timeout_s: float = 5, retries: int = 2) -> ChatClient:
+    if kind == "groq":  # the groq SDK, pointed at the fake the way GROQ_BASE_URL would point it
+        return GroqClient(fake.root, "key", "llama-3.1-8b-instant", timeout_s, retries)
+    return OpenAiCompatibleClient(fake.base_url, "key", "llama-3.1-8b-instant", timeout_s, retries)
+
+
+def token_budget(request: dict[str, object]) -> object:
+    return request.get("max_completion_tokens", request.get("max_tokens"))
+
+
+@pytest.mark.parametrize("kind", ["groq", "openai"])
+async def test_llm_client_streams_sentences_and_retries_429_and_500(kind: str) -> None:
     async with running(FakeLlm(script=["429", "500"])) as fake:
-        client = ChatClient(fake.base_url, "key", "llama-3.1-8b-instant", 5, retries=2)
-        out = [s async for s in sentences(client.stream([{"role": "user", "content": "hi"}], 60))]
-        await client.aclose()
+        llm = client(kind, fake)
+        out = [s async for s in sentences(llm.stream([{"role": "user", "content": "hi"}], 60))]
+        await llm.aclose()
     assert out == ["I hear you.", "That sounds hard.", "What happened next?"]
-    assert len(fake.requests) == 3 and fake.requests[-1]["stream"] is True and fake.requests[-1]["max_tokens"] == 60
+    assert len(fake.requests) == 3 and fake.requests[-1]["stream"] is True and token_budget(fake.requests[-1]) == 60
+    assert fake.requests[-1]["model"] == "llama-3.1-8b-instant"
 
 
-async def test_llm_client_gives_up_after_retries_and_on_timeout() -> None:
+@pytest.mark.parametrize("kind", ["groq", "openai"])
+async def test_llm_client_gives_up_after_retries_and_on_timeout(kind: str) -> None:
     async with running(FakeLlm(script=["500", "500", "500", "hang"])) as fake:
-        client = ChatClient(fake.base_url, "key", "m", timeout_s=0.5, retries=2)
+        failing = client(kind, fake, timeout_s=0.5, retries=2)
         with pytest.raises(LlmError, match="500"):
-            _ = [s async for s in client.stream([], 60)]
-        hanging = ChatClient(fake.base_url, "key", "m", timeout_s=0.5, retries=0)
+            _ = [s async for s in failing.stream([], 60)]
+        assert len(fake.requests) == 3
+        hanging = client(kind, fake, timeout_s=0.5, retries=0)
         loop = asyncio.get_running_loop()
         started = loop.time()
         with pytest.raises(LlmError, match="unreachable"):
             _ = [s async for s in hanging.stream([], 60)]
         assert loop.time() - started < 3
-        await client.aclose()
+        await failing.aclose()
         await hanging.aclose()
+
+
+@pytest.mark.parametrize("kind", ["groq", "openai"])
+async def test_llm_client_does_not_retry_a_refused_key(kind: str) -> None:
+    async with running(FakeLlm(script=["401"])) as fake:
+        llm = client(kind, fake)
+        with pytest.raises(LlmError, match="401"):
+            _ = [s async for s in llm.stream([], 60)]
+        await llm.aclose()
+    assert len(fake.requests) == 1
 
 
 def settings(nats_server: NatsServer, redis_server: RedisServer, **overrides: object) -> DialogueSettings:
@@ -127,7 +151,7 @@ async def test_crisis_turn_gets_the_safe_reply_and_no_llm_call(
 ) -> None:
     replies = await inbox(nc, subjects.reply_text("dl2"), ReplySentence)
     async with running(FakeLlm()) as fake:
-        async with build(settings(nats_server, redis_server, backend="groq", base_url=fake.base_url, api_key="k")):
+        async with build(settings(nats_server, redis_server, backend="groq", base_url=fake.root, api_key="k")):
             await publish_turn(nc, Turn(session_id="dl2", turn_id=new_id(), text="I want to end my life"))
             await replies.wait_for(5)
         assert fake.requests == []
@@ -140,7 +164,7 @@ async def test_groq_down_gives_an_error_event_and_the_fallback_reply(
     replies = await inbox(nc, subjects.reply_text("dl3"), ReplySentence)
     errors = await inbox(nc, subjects.error("dl3"), ErrorEvent)
     async with running(FakeLlm(script=["500"] * 3)) as fake:
-        overrides = {"backend": "groq", "base_url": fake.base_url, "api_key": "k", "retries": 2}
+        overrides = {"backend": "groq", "base_url": fake.root, "api_key": "k", "retries": 2}
         async with build(settings(nats_server, redis_server, **overrides)):
             await publish_turn(nc, Turn(session_id="dl3", turn_id=new_id(), text="work was awful",
                                         preferences=Preferences(style="balanced")))  # fmt: skip

@@ -17,7 +17,7 @@ from mrrrme.interrupts import Interrupts
 from mrrrme.runtime import Context, Service
 from mrrrme.runtime.model_worker import run_main
 from services.dialogue import composer, crisis, prompt, summary
-from services.dialogue.llm import ChatClient, LlmError, sentences
+from services.dialogue.llm import ChatClient, GroqClient, LlmError, OpenAiCompatibleClient, sentences
 from services.dialogue.settings import DialogueSettings
 
 log = logging.getLogger("services.dialogue")
@@ -74,9 +74,16 @@ def build(settings: DialogueSettings) -> Service:
         redis = Redis.from_url(settings.redis_url)
         await redis.ping()
         state["conversation"] = Conversation(redis, settings.history_turns)
-        if settings.backend_name != "lite":
-            state["llm"] = ChatClient(settings.base_url, settings.api_key, settings.model, settings.timeout_s,
+        if settings.backend_name == "groq" and settings.api_key:
+            state["llm"] = GroqClient(settings.base_url, settings.api_key, settings.model, settings.timeout_s,
                                       settings.retries)  # fmt: skip
+        elif settings.backend_name == "openai":
+            if not settings.base_url:
+                raise RuntimeError(
+                    "MRRRME_DIALOGUE_BACKEND=openai needs MRRRME_DIALOGUE_BASE_URL (e.g. http://localhost:11434/v1)"
+                )
+            state["llm"] = OpenAiCompatibleClient(settings.base_url, settings.api_key, settings.model,
+                                                  settings.timeout_s, settings.retries)  # fmt: skip
 
     @service.on_shutdown
     async def disconnect() -> None:
@@ -95,11 +102,11 @@ def build(settings: DialogueSettings) -> Service:
         if group is not None:
             service.metrics.messages.labels("crisis", group).inc()  # a counter, never the words
             return _listed(crisis.safe_reply(group)), "Sad", 0.3
+        if settings.backend_name == "groq" and not settings.api_key:
+            await ctx.fail("llm_unavailable", "no GROQ_API_KEY is set: answering with the offline composer")
+            return _listed(fallback), emotion, intensity
         llm: ChatClient | None = state.get("llm")
         if llm is None:
-            return _listed(fallback), emotion, intensity
-        if not settings.api_key and settings.backend_name == "groq":
-            await ctx.fail("llm_unavailable", "no GROQ_API_KEY is set: answering with the offline composer")
             return _listed(fallback), emotion, intensity
         messages = prompt.messages(turn, history, summary_text, settings.max_input_chars)
         return (
@@ -172,7 +179,7 @@ def build(settings: DialogueSettings) -> Service:
     async def on_summarize(request: SummaryRequest, ctx: Context) -> None:
         llm: ChatClient | None = state.get("llm")
         text = summary.lite(request)
-        if llm is not None and (settings.api_key or settings.backend_name == "openai"):
+        if llm is not None:
             try:
                 chunks = [c async for c in llm.stream(summary.messages(request, settings.max_input_chars), 250)]
                 text = summary.clean("".join(chunks)) or text

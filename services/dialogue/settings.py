@@ -18,9 +18,9 @@ class DialogueSettings(ServiceSettings):
     )
     model: str = Field("llama-3.1-8b-instant", description="LLM model name")
     base_url: str = Field(
-        "https://api.groq.com/openai/v1",
-        validation_alias=AliasChoices("MRRRME_DIALOGUE_BASE_URL", "GROQ_BASE_URL"),
-        description="OpenAI-compatible API root (Groq's, or e.g. http://localhost:11434/v1 for Ollama)",
+        "",
+        description="API root. groq: empty for Groq's own (or GROQ_BASE_URL, as the groq SDK reads it); "
+        "openai: required, the server's /v1 root, e.g. http://localhost:11434/v1 for Ollama",
     )
     api_key: str = Field(
         "", validation_alias=AliasChoices("MRRRME_DIALOGUE_API_KEY", "GROQ_API_KEY"), description="API key"
