@@ -183,7 +183,7 @@ async def test_units_from_many_sessions_are_batched(nats_server: NatsServer, nc:
 # --- worker processes -------------------------------------------------------------------------------
 
 
-async def test_killing_one_of_two_replicas_mid_stream_loses_at_most_its_in_flight_unit(
+async def test_killing_one_of_two_replicas_mid_stream_loses_only_what_it_had_taken(
     nats_server: NatsServer, nc: NATS, spawn: Callable[..., object]
 ) -> None:
     env = {"NATS_URL": nats_server.url, "MRRRME_ECHO_DELAY_MS": "20"}
@@ -204,8 +204,12 @@ async def test_killing_one_of_two_replicas_mid_stream_loses_at_most_its_in_fligh
     await asyncio.sleep(1.0)
     answered = {t.text for t, _ in transcripts.items}  # type: ignore[attr-defined]
     lost = [u for u in sent if u not in answered]
-    assert len(lost) <= 1, f"lost {len(lost)} units"
-    assert all(u in answered for u in sent[70:]), "the stream must continue on the surviving replica"
+    # Core NATS is at-most-once: what the killed replica had taken (its in-flight unit, and under CPU
+    # starvation a few more already in its socket buffer) dies with it; nothing published after the kill
+    # is lost (but unit 61, which may reach the dying socket before the server sees it close).
+    assert len(lost) <= 5, f"lost {len(lost)} units"
+    assert set(lost) <= set(sent[:62]), "a unit published after the kill was lost"
+    assert all(u in answered for u in sent[62:]), "the stream must continue on the surviving replica"
 
 
 async def test_sigterm_drains_every_unit_the_worker_took(
