@@ -223,3 +223,73 @@ async def test_mute_stops_the_camera_and_a_dropped_socket_reconnects_and_resumes
         resumed_from = await page.evaluate("window.mrrrme.camera.sent")
         await wait_until(page, f"window.mrrrme.camera.sent > {resumed_from + 3}", 10)
         assert await page.text_content("#connection") == "connected"
+
+
+# Records, in page time, what the socket brought (interrupts and reply sentences, with whether the avatar
+# was speaking at that moment), every start of reply audio, and every change of the avatar's speaking state.
+PLAYBACK_LOG = """(() => {
+  window.__log = [];
+  const now = () => performance.now();
+  const speaking = () => document.querySelector('#avatar')?.dataset.speaking === 'true';
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', (event) => {
+        if (typeof event.data !== 'string') return;
+        let message;
+        try { message = JSON.parse(event.data); } catch { return; }
+        if (message.type === 'interrupt' || message.type === 'llm_response')
+          window.__log.push({kind: message.type, turn: message.turn_id, t: now(), speaking: speaking()});
+      });
+    }
+  };
+  const start = AudioBufferSourceNode.prototype.start;
+  AudioBufferSourceNode.prototype.start = function (...args) {
+    window.__log.push({kind: 'audio_start', t: now()});
+    return start.apply(this, args);
+  };
+  document.addEventListener('DOMContentLoaded', () => new MutationObserver((records) => {
+    for (const record of records)
+      if (record.target.id === 'avatar')
+        window.__log.push({kind: 'speaking', value: record.target.dataset.speaking, t: now()});
+  }).observe(document.documentElement, {subtree: true, attributes: true, attributeFilter: ['data-speaking']}));
+})();"""
+
+
+@pytest.fixture(scope="module")
+def talking_over(media: tuple[Path, Path]) -> tuple[Path, Path]:
+    """The fake microphone loops its file: the next take of the sentence starts while the reply plays."""
+    video, audio = media
+    looping = audio.with_name("talking-over.wav")
+    pcm = sentences_with_pauses(["Tell me something about the sea and the sky"], 1.2)
+    with wave.open(str(looping), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(SAMPLE_RATE)
+        wav.writeframes(pcm.tobytes())
+    return video, looping
+
+
+async def test_speaking_over_a_reply_stops_the_avatar_at_once_and_the_rest_of_that_reply_never_plays(
+    gateway: str, nats_server: NatsServer, redis_server: RedisServer, talking_over: tuple[Path, Path]
+) -> None:
+    async with started(*mesh(nats_server.url, redis_server.url)):
+        async for page in browser_page(talking_over):
+            await page.add_init_script(PLAYBACK_LOG)
+            await sign_up_and_consent(page, gateway, "talks-over", camera=False, microphone=True)
+            await page.get_by_text("Settings", exact=True).click()
+            await page.select_option("#pref-style", "detailed")  # three sentences: a long reply to talk over
+            await wait_until(page, "window.__log.some(e => e.kind === 'interrupt' && e.speaking)", 90)
+            await asyncio.sleep(1.5)
+            log: list[dict[str, Any]] = await page.evaluate("window.__log")
+    interrupt = next(e for e in log if e["kind"] == "interrupt" and e["speaking"])
+    later = [e for e in log if e["t"] >= interrupt["t"]]
+    stopped = next((e for e in later if e["kind"] == "speaking"), None)
+    assert stopped is not None and stopped["value"] == "false", f"the avatar went on speaking: {later[:10]}"
+    print(f"interrupt -> avatar silent: {stopped['t'] - interrupt['t']:.1f} ms")
+    assert stopped["t"] - interrupt["t"] < 200, (interrupt, stopped)
+    assert not any(e["kind"] == "llm_response" and e["turn"] == interrupt["turn"] for e in later)
+    # No reply audio starts again until a sentence of a new turn has arrived.
+    next_reply = next((e["t"] for e in later if e["kind"] == "llm_response"), float("inf"))
+    assert not any(e["kind"] == "audio_start" and e["t"] < next_reply for e in later), later[:10]

@@ -57,10 +57,13 @@ export class Avatar {
   }
 
   private async play(reply: ReplyEvent): Promise<void> {
+    const generation = this.generation;
     this.context ??= new AudioContext();
     if (this.context.state === "suspended") await this.context.resume();
     const bytes = Uint8Array.from(atob(reply.audio), (c) => c.charCodeAt(0));
     const buffer = await this.context.decodeAudioData(bytes.buffer);
+    // An interrupt while the audio was decoding: this sentence must not start after it.
+    if (generation !== this.generation) return;
     const source = this.context.createBufferSource();
     source.buffer = buffer;
     source.connect(this.context.destination);

@@ -77,6 +77,8 @@ let socket: GatewaySocket;
 let camera: Camera | null = null;
 let microphone: Microphone | null = null;
 const replies = new Map<string, HTMLElement>();
+/** Turns the person talked over: a sentence of theirs still in flight must not play. */
+const interrupted = new Set<string>();
 // For tests and the curious: the live objects (read-only views, nothing secret: no token lives here).
 (window as unknown as Record<string, unknown>).mrrrme = {
   avatar,
@@ -146,6 +148,7 @@ function onEvent(event: ServerEvent): void {
       break;
     case "llm_response": {
       const reply = event as unknown as ReplyEvent;
+      if (interrupted.has(reply.turn_id)) break;
       const line = replies.get(reply.turn_id) ?? addLine("assistant", "");
       replies.set(reply.turn_id, line);
       line.textContent = `${line.textContent} ${reply.text}`.trim();
@@ -155,6 +158,7 @@ function onEvent(event: ServerEvent): void {
     }
     case "interrupt":
       avatar.stop();
+      if (event.turn_id) interrupted.add(String(event.turn_id));
       break;
     case "consent":
       status(`Consent now: camera ${event.camera ? "on" : "off"}, microphone ${event.microphone ? "on" : "off"}.`);
