@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import nats
+import numpy as np
 import pytest
 import skimage.data
 from nats.aio.msg import Msg
@@ -35,6 +36,14 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (make browser)")
 
 
+def write_wav(path: Path, pcm: np.ndarray) -> None:
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(SAMPLE_RATE)
+        wav.writeframes(pcm.tobytes())
+
+
 @pytest.fixture(scope="module")
 def media(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("fake-devices")
@@ -42,11 +51,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     video.write_bytes(y4m(skimage.data.astronaut()))
     audio = folder / "speech.wav"
     pcm = sentences_with_pauses(["I am so happy to see you today"], 1.5)
-    with wave.open(str(audio), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(SAMPLE_RATE)
-        wav.writeframes(pcm.tobytes())
+    write_wav(audio, pcm)
     return video, audio
 
 
@@ -263,11 +268,7 @@ def talking_over(media: tuple[Path, Path]) -> tuple[Path, Path]:
     video, audio = media
     looping = audio.with_name("talking-over.wav")
     pcm = sentences_with_pauses(["Tell me something about the sea and the sky"], 1.2)
-    with wave.open(str(looping), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(SAMPLE_RATE)
-        wav.writeframes(pcm.tobytes())
+    write_wav(looping, pcm)
     return video, looping
 
 
