@@ -9,7 +9,7 @@ from nats.aio.client import Client as NATS
 from mrrrme import subjects
 from mrrrme.contracts import Control, ReplyAudio, ReplySentence, encode, new_id
 from mrrrme.stack.infra import NatsServer
-from services.tts import visemes
+from services.tts import espeak, visemes
 from services.tts.backends.full import XttsBackend, scaled_track
 from services.tts.backends.lite import PiperBackend
 from services.tts.service import build, speakable
@@ -53,9 +53,30 @@ def test_markup_and_control_characters_are_never_spoken() -> None:
     assert speakable(text, 600) == "Hi there bold"
 
 
-def test_xtts_viseme_timing_spans_exactly_the_audio() -> None:
-    track = scaled_track(list("hˈɛloʊ wˈɜːld"), 48000, 24000)
-    assert track[0].t == 0.0 and track[-1].viseme == "sil" and track[-1].t == pytest.approx(2.0, abs=0.01)
+def test_espeak_times_its_own_speech_phoneme_by_phoneme(piper: PiperBackend) -> None:
+    piper.synthesize("Piper's phonemizer initialises the same espeak-ng first.", "female", "en")
+    timings, total = espeak.phoneme_timings("Hello there, how are you feeling today?", "en")
+    assert sum(samples for _, samples in timings) == total and 1.0 < total / espeak.SAMPLE_RATE < 4.0
+    phonemes = [p for p, _ in timings]
+    assert phonemes[:3] == ["", "h", "ə"] and "ˈoʊ" in phonemes  # IPA, as the viseme table expects
+    comma = max(samples for p, samples in timings[3:-2] if p == "")
+    assert comma / espeak.SAMPLE_RATE > 0.1  # the pause at the comma is timed, not spread evenly
+    assert len({samples for p, samples in timings if p}) > 5  # real durations differ phoneme by phoneme
+    german, _ = espeak.phoneme_timings("Guten Morgen, wie geht es dir?", "de")
+    english, _ = espeak.phoneme_timings("Guten Morgen, wie geht es dir?", "en")
+    assert "ɡˈeːt" in "".join(p for p, _ in german) and german != english  # German phonetics
+
+
+def test_xtts_viseme_track_is_espeaks_timing_stretched_to_the_audio() -> None:
+    timings, total = espeak.phoneme_timings("Hello world.", "en")
+    track = scaled_track(timings, total, 48000, 24000)  # XTTS made 2.0 s of audio
+    assert track[-1].viseme == "sil" and 1.9 < track[-1].t <= 2.0  # the mouth closes as the voice ends
+    times = [v.t for v in track]
+    assert times == sorted(times) and {v.viseme for v in track} <= OCULUS
+    own = visemes.track(timings, espeak.SAMPLE_RATE)  # the same shapes at espeak's own pace
+    assert [v.viseme for v in own] == [v.viseme for v in track]
+    ratio = 2.0 / (total / espeak.SAMPLE_RATE)
+    assert all(abs(a.t * ratio - b.t) < 0.002 for a, b in zip(own, track, strict=True))
 
 
 def test_xtts_without_its_package_or_weights_is_one_clear_error() -> None:

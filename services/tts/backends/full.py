@@ -1,12 +1,11 @@
 """Full TTS: Coqui XTTS v2 through the maintained `coqui-tts` package (speakers Ana Florence and Damien
-Black, 16 languages). XTTS gives no phoneme timings, so the viseme track comes from espeak-ng's
-phonemes of the same text (piper's bundled espeak-ng) with durations weighted by phoneme class
-(vowels 2, consonants 1, pauses 1.5) and scaled to the length of the audio XTTS produced.
+Black, 16 languages). XTTS gives no phoneme timings, so the viseme track is espeak-ng's own timing of
+the same text (`services/tts/espeak.py`), scaled to the length of the audio XTTS produced.
 
 XTTS v2's config, vocabulary and weights come only from the Hugging Face hub (licence: CPML,
-non-commercial) and cannot be fetched in this project's sandbox; coqui-tts also needs torchaudio, which
-has no build for the sandbox's torch 2.13.0 CPU wheel. So here this backend is exercised only up to its
-clear start-up error; the viseme timing is tested on its own.
+non-commercial) and cannot be fetched in this project's sandbox. The loading and synthesis path is
+tested on a tiny random-weight XTTS built in the test (tests/test_tts_xtts.py) where coqui-tts can be
+imported; real weights are exercised only on a machine that has them.
 """
 
 from __future__ import annotations
@@ -17,41 +16,19 @@ from typing import Any
 import numpy as np
 
 from mrrrme.backends import StartupError, resolve_device
-from services.tts import visemes
+from services.tts import espeak, visemes
 from services.tts.backends import Speech
 from services.tts.settings import TtsSettings
 
 XTTS_RATE = 24000
-ESPEAK_VOICES = {"en": "en-us", "zh": "cmn", "pt": "pt-br"}
 
 
-def phoneme_weights(phonemes: list[str]) -> list[tuple[str, float]]:
-    weighted = []
-    for phoneme in phonemes:
-        viseme = visemes.viseme_of(phoneme)
-        if viseme is None:
-            weighted.append((phoneme, 0.5))
-        elif viseme in ("aa", "E", "I", "O", "U"):
-            weighted.append((phoneme, 2.0))
-        elif viseme == "sil":
-            weighted.append((phoneme, 1.5))
-        else:
-            weighted.append((phoneme, 1.0))
-    return weighted
-
-
-def scaled_track(phonemes: list[str], total_samples: int, sample_rate: int) -> list[Any]:
-    """Spread the phonemes over the audio by weight: the track ends where the audio ends."""
-    weighted = phoneme_weights(phonemes)
-    total = sum(w for _, w in weighted) or 1.0
-    return visemes.track([(p, round(w / total * total_samples)) for p, w in weighted], sample_rate)
-
-
-def espeak_phonemes(text: str, language: str) -> list[str]:
-    from piper.phonemize_espeak import EspeakPhonemizer
-
-    sentences = EspeakPhonemizer().phonemize(ESPEAK_VOICES.get(language, language), text)
-    return [p for sentence in sentences for p in sentence]
+def scaled_track(
+    timings: list[tuple[str, int]], espeak_samples: int, total_samples: int, sample_rate: int
+) -> list[Any]:
+    """espeak-ng's timings stretched to another voice's audio: the track ends where that audio ends."""
+    scale = total_samples / espeak_samples if espeak_samples else 0.0
+    return visemes.track([(phoneme, round(samples * scale)) for phoneme, samples in timings], sample_rate)
 
 
 class XttsBackend:
@@ -84,5 +61,6 @@ class XttsBackend:
         speaker = self.settings.male_speaker if voice == "male" else self.settings.female_speaker
         audio = np.asarray(self._tts.tts(text=text, speaker=speaker, language=language), dtype=np.float32)
         pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2")
-        track = scaled_track(espeak_phonemes(text, language), len(pcm), XTTS_RATE)
+        timings, espeak_samples = espeak.phoneme_timings(text, language)
+        track = scaled_track(timings, espeak_samples, len(pcm), XTTS_RATE)
         return Speech(pcm=pcm.tobytes(), sample_rate=XTTS_RATE, visemes=track)
