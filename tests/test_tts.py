@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from nats.aio.client import Client as NATS
 
 from mrrrme import subjects
+from mrrrme.backends import StartupError
 from mrrrme.contracts import Control, ReplyAudio, ReplySentence, encode, new_id
 from mrrrme.stack.infra import NatsServer
 from services.tts import espeak, visemes
@@ -14,6 +17,7 @@ from services.tts.backends.full import XttsBackend, scaled_track
 from services.tts.backends.lite import PiperBackend
 from services.tts.service import build, speakable
 from services.tts.settings import TtsSettings
+from tests.fixtures.tiny_xtts import build_tiny_xtts
 from tests.mesh import inbox
 
 OCULUS = {"sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "I", "O", "U"}
@@ -79,11 +83,47 @@ def test_xtts_viseme_track_is_espeaks_timing_stretched_to_the_audio() -> None:
     assert all(abs(a.t * ratio - b.t) < 0.002 for a, b in zip(own, track, strict=True))
 
 
-def test_xtts_without_its_package_or_weights_is_one_clear_error() -> None:
-    from mrrrme.backends import StartupError
-
-    with pytest.raises(StartupError, match=r"coqui-tts|XTTS v2 weights"):
+def test_xtts_without_its_weights_is_one_clear_error() -> None:
+    with pytest.raises(StartupError, match=r"XTTS v2 weights"):
         XttsBackend(TtsSettings(backend="full"))
+
+
+@pytest.fixture(scope="module")
+def tiny_xtts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_xtts(tmp_path_factory.mktemp("xtts"))
+
+
+def test_xtts_loads_a_checkpoint_directory_and_speaks_with_both_voices(tiny_xtts: Path) -> None:
+    backend = XttsBackend(TtsSettings(backend="full", model=str(tiny_xtts), device="cpu"))
+    for voice, language in [("female", "en"), ("male", "de"), ("female", "fr")]:  # fr: not in this tiny model
+        speech = backend.synthesize("Hello there, how are you?", voice, language)
+        duration = len(speech.pcm) / 2 / speech.sample_rate
+        assert speech.sample_rate == 24000 and duration > 0.1
+        assert np.abs(np.frombuffer(speech.pcm, "<i2")).max() > 0  # random weights: noise, but sound
+        assert speech.visemes[0].t >= 0 and speech.visemes[-1].t <= duration + 1e-3
+        assert len({v.viseme for v in speech.visemes}) > 3
+
+
+def test_xtts_without_the_configured_speaker_says_which_it_has(tiny_xtts: Path) -> None:
+    settings = TtsSettings(backend="full", model=str(tiny_xtts), device="cpu", female_speaker="Nobody Here")
+    with pytest.raises(StartupError, match=r"no speaker \['Nobody Here'\].*Ana Florence"):
+        XttsBackend(settings)
+
+
+async def test_service_with_xtts_answers_each_sentence_with_audio_and_visemes(
+    tiny_xtts: Path, nats_server: NatsServer, nc: NATS
+) -> None:
+    audio = await inbox(nc, subjects.reply_audio("xtts1"), ReplyAudio)
+    settings = TtsSettings(nats_url=nats_server.url, backend="full", model=str(tiny_xtts), device="cpu")
+    async with build(settings) as service:
+        assert service.backend == "full"
+        for index, text in enumerate(["I hear you.", "Tell me more."]):
+            sentence = ReplySentence(session_id="xtts1", turn_id="t", index=index, text=text, emotion="Happy")
+            await nc.publish(subjects.reply_text("xtts1"), encode(sentence))
+        await audio.wait_for(2)
+    for item in audio.items:
+        assert item.synthetic is True and item.sample_rate == 24000 and item.emotion == "Happy"
+        assert 0 < item.visemes[-1].t <= len(item.pcm) / 2 / item.sample_rate + 1e-3
 
 
 async def test_service_speaks_each_sentence_marked_synthetic_and_drops_interrupted_turns(

@@ -21,6 +21,8 @@ from services.tts.backends import Speech
 from services.tts.settings import TtsSettings
 
 XTTS_RATE = 24000
+XTTS_LANGUAGES = {"zh": "zh-cn"}
+"""Our language codes -> XTTS's where they differ."""
 
 
 def scaled_track(
@@ -40,8 +42,8 @@ class XttsBackend:
         except ImportError as exc:
             reason = " ".join(str(exc).split())[:160] or type(exc).__name__
             raise StartupError(
-                f"coqui-tts cannot be imported ({reason}): install coqui-tts with the torchaudio build that matches "
-                "your torch (the GPU image does); XTTS v2 weights are CPML, non-commercial"
+                f"coqui-tts cannot be imported ({reason}): pip install -e '.[full]' (coqui-tts with torchaudio and "
+                "torchcodec); XTTS v2 weights are CPML, non-commercial"
             ) from None
         local = Path(settings.model)
         cache = Path.home() / ".local" / "share" / "tts" / settings.model.replace("/", "--")
@@ -53,13 +55,23 @@ class XttsBackend:
                 "to a local directory"
             )
         self.settings = settings
-        self._tts: Any = TTS(model_path=str(local) if local.is_dir() else None,
-                             model_name=None if local.is_dir() else settings.model)  # fmt: skip
+        if local.is_dir():  # a checkpoint directory: config.json, model.pth, vocab.json, speakers_xtts.pth
+            self._tts: Any = TTS(model_path=str(local), config_path=str(local / "config.json"))
+        else:
+            self._tts = TTS(model_name=settings.model)
         self._tts.to(resolve_device(settings.device))
+        self.languages: list[str] = list(self._tts.synthesizer.tts_config.languages)
+        speakers = set(self._tts.speakers or [])
+        missing = {settings.female_speaker, settings.male_speaker} - speakers
+        if missing:
+            raise StartupError(f"tts: the XTTS model has no speaker {sorted(missing)}; it has {sorted(speakers)[:8]}")
 
     def synthesize(self, text: str, voice: str, language: str) -> Speech:
         speaker = self.settings.male_speaker if voice == "male" else self.settings.female_speaker
-        audio = np.asarray(self._tts.tts(text=text, speaker=speaker, language=language), dtype=np.float32)
+        spoken = XTTS_LANGUAGES.get(language, language)
+        if spoken not in self.languages:
+            spoken = "en"  # a language XTTS lacks is read with English phonetics rather than refused
+        audio = np.asarray(self._tts.tts(text=text, speaker=speaker, language=spoken), dtype=np.float32)
         pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2")
         timings, espeak_samples = espeak.phoneme_timings(text, language)
         track = scaled_track(timings, espeak_samples, len(pcm), XTTS_RATE)
