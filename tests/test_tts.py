@@ -52,6 +52,20 @@ def test_piper_speech_has_a_viseme_track_inside_its_audio(piper: PiperBackend) -
     assert np.abs(np.frombuffer(speech.pcm, "<i2")).max() > 1000  # real sound, not silence
 
 
+def test_lite_speaks_other_languages_with_espeaks_voice_for_them(piper: PiperBackend) -> None:
+    female = piper.synthesize("Guten Morgen, wie geht es dir heute?", "female", "de")
+    male = piper.synthesize("Guten Morgen, wie geht es dir heute?", "male", "de")
+    for speech in (female, male):
+        samples = np.frombuffer(speech.pcm, "<i2")
+        duration = len(samples) / speech.sample_rate
+        assert 1.0 < duration < 5.0 and np.abs(samples).max() > 1000
+        assert {v.viseme for v in speech.visemes} <= OCULUS and len(speech.visemes) > 10
+        assert speech.visemes[-1].t <= duration + 1e-3
+    assert female.pcm != male.pcm  # two voices
+    english = piper.synthesize("Guten Morgen, wie geht es dir heute?", "female", "en")
+    assert [v.viseme for v in english.visemes] != [v.viseme for v in female.visemes]  # German phonetics
+
+
 def test_markup_and_control_characters_are_never_spoken() -> None:
     text = 'Hi <speak><prosody rate="x-fast">there</prosody></speak> ![img](http://x/y.png) **bold**\x07'
     assert speakable(text, 600) == "Hi there bold"

