@@ -146,6 +146,44 @@ async def test_deadline_fuses_what_arrived(
     assert turn.fused is not None and turn.fused.utterance_id == uid
 
 
+async def test_a_transcript_later_than_the_deadline_still_makes_the_turn(
+    own_nats_server: NatsServer, redis_server: RedisServer, own_nc: NATS
+) -> None:
+    """An overloaded recogniser: the voice emotion is in at once, the words come long after the deadline.
+    The deadline counts from the words (the turn itself), so the person still gets an answer."""
+    sid, uid = "fus5", new_id()
+    fused = await inbox(own_nc, subjects.fused_emotion(sid), FusedEmotion)
+    async with fusion(own_nats_server, redis_server, deadline_s=0.5):
+        transcript, voice, text = spoken(sid, uid, time.time() - 2, time.time())
+        await send(own_nc, subjects.voice_emotion(sid), voice)
+        await asyncio.sleep(1.5)
+        assert fused.items == []  # still waiting for the words
+        await send(own_nc, subjects.transcript(sid), transcript)
+        await send(own_nc, subjects.text_emotion(sid), text)
+        (turn,) = await turns_of(own_nc, sid, 1)
+    (result,) = fused.items
+    assert turn.text == transcript.text and turn.fused == result
+    assert result.voice is not None and result.text is not None
+
+
+async def test_emotions_whose_transcript_never_comes_are_fused_without_a_turn(
+    own_nats_server: NatsServer, redis_server: RedisServer, own_nc: NATS
+) -> None:
+    sid, uid = "fus6", new_id()
+    fused = await inbox(own_nc, subjects.fused_emotion(sid), FusedEmotion)
+    async with fusion(own_nats_server, redis_server, deadline_s=0.2, transcript_wait_s=1.0):
+        _, voice, _ = spoken(sid, uid, time.time() - 2, time.time())
+        await send(own_nc, subjects.voice_emotion(sid), voice)
+        started = time.monotonic()
+        (result,) = await fused.wait_for(1, timeout=10)
+        waited = time.monotonic() - started
+        js = own_nc.jetstream()
+        pending = (await js.stream_info(subjects.TURN_STREAM)).state.messages
+    assert waited >= 0.8  # the transcript's wait, not the emotions' deadline
+    assert result.utterance_id == uid and result.voice is not None and result.voice.weight == pytest.approx(1.0)
+    assert pending == 0  # no words, no turn
+
+
 async def test_two_replicas_sharing_one_session_fuse_each_utterance_exactly_once(
     own_nats_server: NatsServer, redis_server: RedisServer, own_nc: NATS
 ) -> None:

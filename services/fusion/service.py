@@ -8,6 +8,7 @@ import contextlib
 import logging
 import time
 
+import msgspec
 from redis.asyncio import Redis
 
 from mrrrme import subjects
@@ -47,8 +48,8 @@ class Fuser:
         self.state = state
         self.weights = rules.FusionWeights(settings.face_weight, settings.voice_weight, settings.text_weight)
 
-    async def on_part(self, sid: str, uid: str, field: str, event: object, ctx: Context | None) -> None:
-        joined = await self.state.add(sid, uid, field, event, self.settings.deadline_s)  # type: ignore[arg-type]
+    async def on_part(self, sid: str, uid: str, field: str, event: msgspec.Struct, ctx: Context | None) -> None:
+        joined = await self.state.add(sid, uid, field, event, self.settings.deadline_s, self.settings.transcript_wait_s)
         if joined.complete and await self.state.claim(sid, uid):
             await self.fuse(sid, uid, joined, ctx)
 

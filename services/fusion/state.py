@@ -4,8 +4,10 @@ Keys (all expire, `state_ttl_s`):
 - `mrrrme:fusion:{sid}:u:{uid}`  hash: transcript / voice / text -> the event (MessagePack)
 - `mrrrme:fusion:{sid}:faces`    list of recent face readings (newest first, capped)
 - `mrrrme:fusion:{sid}:done:{uid}` set once, by whichever replica fuses the utterance (exactly once)
-- `mrrrme:fusion:deadlines`      sorted set "sid uid" by deadline: every replica sweeps it, so a turn
-                                  whose modalities never all arrive is fused even if its first replica died
+- `mrrrme:fusion:deadlines`      sorted set "sid uid" by deadline (`deadline_s` after the transcript, or
+                                  `transcript_wait_s` after the first part while there is none): every
+                                  replica sweeps it, so a turn whose modalities never all arrive is fused
+                                  even if its first replica died
 - `mrrrme:fusion:{sid}:live`     rate limit of the live face-only estimate
 - `mrrrme:session:{sid}:prefs`   the session's preferences (from control messages), for the turn
 """
@@ -53,12 +55,23 @@ class FusionState:
     def _utterance(sid: str, uid: str) -> str:
         return f"mrrrme:fusion:{sid}:u:{uid}"
 
-    async def add(self, sid: str, uid: str, field: str, event: msgspec.Struct, deadline_s: float) -> Joined:
+    async def add(
+        self, sid: str, uid: str, field: str, event: msgspec.Struct, deadline_s: float, transcript_wait_s: float
+    ) -> Joined:
+        """Store one part of the utterance and (re)set its deadline.
+
+        The transcript is the turn itself, so the deadline counts from its arrival: the emotions get
+        `deadline_s` after it to come in. Until it arrives, the utterance waits up to `transcript_wait_s`
+        (an overloaded recogniser is late, and a late turn is better than a lost one)."""
         key = self._utterance(sid, uid)
+        member = f"{sid} {uid}"
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, field, encode(event))
             pipe.expire(key, self.ttl_s)
-            pipe.zadd(DEADLINES, {f"{sid} {uid}": time.time() + deadline_s}, nx=True)
+            if field == "transcript":
+                pipe.zadd(DEADLINES, {member: time.time() + deadline_s})
+            else:
+                pipe.zadd(DEADLINES, {member: time.time() + transcript_wait_s}, nx=True)
             pipe.hgetall(key)
             results = await pipe.execute()
         return self._joined(results[-1])
