@@ -1,4 +1,4 @@
-"""Lite ASR (pocketsphinx): decode time and word error rate by padding and `topn`.
+"""Lite ASR (pocketsphinx): decode time and word error rate by padding and decoder options.
 
     .venv/bin/python -m bench.asr_lite
 
@@ -28,6 +28,14 @@ MORE_SENTENCES = [
 ]
 """Spoken after the eight of tests/test_asr_lite.py."""
 GATEWAY_PAD = np.zeros(3200, dtype=np.float32)
+LIMITS = {"maxhmmpf": 3000, "maxwpf": 5}
+CONFIGURATIONS: list[tuple[float, dict[str, int]]] = [
+    *((pad, {"topn": topn}) for pad in (0.3, 0.1, 0.0) for topn in (4, 2)),
+    (0.1, {"topn": 2, "maxhmmpf": 3000}),
+    (0.1, {"topn": 2, **LIMITS}),
+    (0.1, {"topn": 2, **LIMITS, "ds": 2}),
+]
+"""(extra padding, pocketsphinx options): the padding and `topn` grid, then search limits on top."""
 
 
 def main() -> None:
@@ -42,23 +50,23 @@ def main() -> None:
         for _ in range(3)
         for s in SENTENCES + MORE_SENTENCES
     ]
-    print("| extra padding | topn | word error rate | median ms | max ms |\n|---|---|---|---|---|")
-    for pad in (0.3, 0.1, 0.0):
-        for topn in (4, 2):
-            lite.PAD_SECONDS = pad
-            backend = lite.SphinxBackend()
-            backend._decoder = Decoder(samprate=16000, topn=topn, loglevel="FATAL")
-            backend.transcribe(audio[0][1], "en")  # warm-up
-            errors = total = 0
-            times = []
-            for sentence, samples in audio:
-                started = time.perf_counter()
-                text = backend.transcribe(samples, "en").text
-                times.append(1000 * (time.perf_counter() - started))
-                errors += edit_distance(words(sentence), words(text))
-                total += len(words(sentence))
-            wer = 100 * errors / total
-            print(f"| {pad} s | {topn} | {wer:.1f} % | {statistics.median(times):.0f} | {max(times):.0f} |")
+    print("| extra padding | decoder options | word error rate | median ms | max ms |\n|---|---|---|---|---|")
+    for pad, options in CONFIGURATIONS:
+        lite.PAD_SECONDS = pad
+        backend = lite.SphinxBackend()
+        backend._decoder = Decoder(samprate=16000, loglevel="FATAL", **options)
+        backend.transcribe(audio[0][1], "en")  # warm-up
+        errors = total = 0
+        times = []
+        for sentence, samples in audio:
+            started = time.perf_counter()
+            text = backend.transcribe(samples, "en").text
+            times.append(1000 * (time.perf_counter() - started))
+            errors += edit_distance(words(sentence), words(text))
+            total += len(words(sentence))
+        wer = 100 * errors / total
+        shown = ", ".join(f"{k}={v}" for k, v in options.items())
+        print(f"| {pad} s | {shown} | {wer:.1f} % | {statistics.median(times):.0f} | {max(times):.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,10 @@ class AsrSettings(ModelSettings):
     beam_size: int = Field(5, description="Full backend: beam search width")
     no_speech_threshold: float = Field(0.6, description="Segments more likely silence than this are dropped")
     log_prob_threshold: float = Field(-1.0, description="...when their average log-probability is also below this")
-    max_batch: int = Field(4, description="Most utterances taken per model-thread turn")
+    max_batch: int = Field(
+        1,
+        description="Most utterances taken per model-thread turn; both recognisers decode one at a time, so "
+        "more only makes the first of a batch wait for the others",
+    )
     max_wait_ms: float = Field(10.0, description="How long an utterance waits for a batch to fill")
     max_seconds: float = Field(30.0, description="Longer utterances are refused")

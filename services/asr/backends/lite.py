@@ -24,9 +24,11 @@ PAD_SECONDS = 0.1
 """Silence added at both ends. On bare speech 0.3 s lowered the word error rate from 4.5 % to 3.2 %, but
 the gateway's utterances already carry 0.2 s each side (`vad_pad_ms`), and 0.3 s more is slower there
 and no better (bench/asr_lite.py: 8.3 % vs 5.9 % with 0.1 s)."""
-TOP_GAUSSIANS = 2
-"""Gaussians scored per senone (pocketsphinx's `topn`, default 4): 2 decodes a fifth faster
-(bench/asr_lite.py: median 303 -> 238 ms per sentence) at the same word error rate within noise."""
+DECODER_OPTIONS: dict[str, int] = {"topn": 2, "maxhmmpf": 3000, "maxwpf": 5}
+"""Search limits, each measured by bench/asr_lite.py at the same word error rate within noise:
+`topn` 2 Gaussians scored per senone (default 4) decodes a fifth faster (median 303 -> 238 ms per
+sentence); at most 3000 active HMMs (default 30000) and 5 word exits (default -1: all) per frame another
+fifth (-> ~190 ms). They bound the search's cost, which matters most when 20 sessions share the CPU."""
 MAX_WORD_SECONDS = 1.2
 """Longer 'words' are noise the decoder forced into a word (real ones measured at most 1.04 s)."""
 _ALTERNATIVE = re.compile(r"\(\d+\)$")
@@ -44,7 +46,7 @@ class SphinxBackend:
             from pocketsphinx import Decoder
         except ImportError:
             raise StartupError("pocketsphinx is not installed: pip install -e '.[asr]'") from None
-        self._decoder: Any = Decoder(samprate=16000, topn=TOP_GAUSSIANS, loglevel="FATAL")
+        self._decoder: Any = Decoder(samprate=16000, loglevel="FATAL", **DECODER_OPTIONS)
 
     def transcribe(self, audio: np.ndarray, language: str | None) -> Recognition:
         if not has_speech(audio):
