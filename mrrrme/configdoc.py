@@ -31,6 +31,11 @@ STACK_VARIABLES = (
         "all built services",
         "`make run`: comma-separated services to start besides the gateway",
     ),
+    (
+        "MRRRME_REPLICAS",
+        "one each",
+        "`make run`: processes per service, e.g. `asr=2,face=2` (a queue group shares the work among them)",
+    ),
     ("MRRRME_NATS_PORT", "a free port", "`make run`: port of the embedded NATS when NATS_URL is not set"),
     ("MRRRME_REDIS_PORT", "a free port", "`make run`: port of the embedded Redis when REDIS_URL is not set"),
     (

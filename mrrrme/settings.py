@@ -50,6 +50,11 @@ class ServiceSettings(MeshSettings):
     metrics_port: int = Field(0, description="Port of /healthz, /readyz and /metrics (0: a free port)")
     metrics_host: str = Field("127.0.0.1", description="Interface of the metrics/health server")
     drain_timeout_s: float = Field(20.0, description="How long SIGTERM waits for in-flight work")
+    cpu_priority: Literal["normal", "background"] = Field(
+        "normal",
+        description="background: the process runs only on CPU time nothing else wants (Linux SCHED_IDLE; "
+        "elsewhere the lowest nice level)",
+    )
 
 
 class ModelSettings(ServiceSettings):

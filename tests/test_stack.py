@@ -1,4 +1,4 @@
-"""`make run`'s supervisor: embedded NATS and Redis, /health, restart with backoff, nothing left behind."""
+"""`make run`'s supervisor: embedded NATS and Redis, replicas, /health, restart with backoff, nothing left behind."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mrrrme.stack.infra import free_port
-from mrrrme.stack.supervisor import available_services
+from mrrrme.stack.supervisor import available_services, parse_replicas
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,7 +85,7 @@ def get_json(url: str) -> dict[str, object]:
 def stack() -> object:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "REDIS_URL")}
-    env.update(MRRRME_GATEWAY_PORT=str(port), PYTHONUNBUFFERED="1")
+    env.update(MRRRME_GATEWAY_PORT=str(port), PYTHONUNBUFFERED="1", MRRRME_REPLICAS="asr=2")
     process = subprocess.Popen(
         [sys.executable, "-m", "mrrrme.run"],
         cwd=ROOT,
@@ -113,12 +113,21 @@ def test_make_run_brings_the_stack_up_restarts_crashes_and_leaves_nothing_behind
         health = get_json(f"http://127.0.0.1:{port}/health")
         services = health["services"]
         assert isinstance(services, dict)
-        if all(services.get(name, {}).get("ready") == 1 for name in available_services()):
+        wanted = {name: 2 if name == "asr" else 1 for name in available_services()}  # MRRRME_REPLICAS
+        if all(services.get(name, {}).get("ready") == count for name, count in wanted.items()):
             break
         assert time.monotonic() < deadline, f"services not ready: {services}"
         time.sleep(1)
     assert health["status"] == "ok"
     assert set(available_services()) >= {"face", "voice", "asr", "text"}
+
+    output.wait_for(r"services: gateway, .*asr x2")
+    assert output.wait_for(r"started asr\.2 \(pid \d+\)")
+    # Perishable frames yield the CPU: the face worker runs only on time nothing else wants.
+    face_pid = int(output.wait_for(r"started face \(pid (\d+)\)").group(1))
+    assert os.sched_getscheduler(face_pid) == os.SCHED_IDLE
+    asr_pid = int(output.wait_for(r"started asr\.1 \(pid (\d+)\)").group(1))
+    assert os.sched_getscheduler(asr_pid) == os.SCHED_OTHER
 
     gateway_pid = int(output.wait_for(r"started gateway \(pid (\d+)\)").group(1))
     os.kill(gateway_pid, signal.SIGKILL)
@@ -140,3 +149,11 @@ def test_make_run_brings_the_stack_up_restarts_crashes_and_leaves_nothing_behind
     output.wait_for(r"all stopped")
     time.sleep(0.2)
     assert [pid for pid in everything if alive(pid)] == []
+
+
+def test_replicas_are_read_as_service_counts_and_mistakes_are_named() -> None:
+    assert parse_replicas(" asr=2, face=3 ,", ["asr", "face", "tts"]) == {"asr": 2, "face": 3}
+    assert parse_replicas("", ["asr"]) == {}
+    for wrong in ("asr", "asr=0", "asr=two", "gateway=2", "nope=1"):
+        with pytest.raises(ValueError, match="MRRRME_REPLICAS"):
+            parse_replicas(wrong, ["asr", "face"])

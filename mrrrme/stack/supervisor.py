@@ -91,9 +91,21 @@ class Child:
                 await asyncio.wait_for(self.pump, 2)
 
 
+def parse_replicas(text: str, services: list[str]) -> dict[str, int]:
+    """`MRRRME_REPLICAS`, e.g. "asr=2,face=2": how many processes of a service to run (default 1)."""
+    replicas: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, count = item.partition("=")
+        if name.strip() not in services or not count.strip().isdigit() or int(count) < 1:
+            raise ValueError(f"MRRRME_REPLICAS: {item!r} is not <service>=<count> for a running service")
+        replicas[name.strip()] = int(count)
+    return replicas
+
+
 class Supervisor:
-    def __init__(self, services: list[str]) -> None:
+    def __init__(self, services: list[str], replicas: dict[str, int] | None = None) -> None:
         self.services = services
+        self.replicas = replicas or {}
         self.children: list[Child] = []
         self.nats: NatsServer | None = None
         self.redis: RedisServer | None = None
@@ -128,10 +140,15 @@ class Supervisor:
             host = env.get("MRRRME_GATEWAY_HOST", "127.0.0.1")
             self.children.append(Child("gateway", "gateway", env))
             for name in self.services:
-                child_env = dict(env)
-                key = f"MRRRME_{name.upper()}_METRICS_PORT"
-                child_env.setdefault(key, str(free_port()))
-                self.children.append(Child(name, f"services.{name}", child_env))
+                count = self.replicas.get(name, 1)
+                for replica in range(1, count + 1):
+                    child_env = dict(env)
+                    key = f"MRRRME_{name.upper()}_METRICS_PORT"
+                    child_env[key] = env.get(key, "0") if count == 1 else "0"  # replicas cannot share one port
+                    if child_env[key] == "0":
+                        child_env[key] = str(free_port())
+                    label = name if count == 1 else f"{name}.{replica}"
+                    self.children.append(Child(label, f"services.{name}", child_env))
             for child in self.children:
                 await child.start()
                 say(f"started {child.name} (pid {child.process.pid if child.process else '?'})")
@@ -206,5 +223,11 @@ def main() -> int:
             say(f"unknown or not yet built services: {', '.join(unknown)} (available: {built})")
             return 2
         services = requested
-    say(f"services: gateway{''.join(', ' + name for name in services)}")
-    return asyncio.run(Supervisor(services).run())
+    try:
+        replicas = parse_replicas(os.environ.get("MRRRME_REPLICAS", ""), services)
+    except ValueError as bad:
+        say(str(bad))
+        return 2
+    shown = [name if replicas.get(name, 1) == 1 else f"{name} x{replicas[name]}" for name in services]
+    say(f"services: gateway{''.join(', ' + name for name in shown)}")
+    return asyncio.run(Supervisor(services, replicas).run())

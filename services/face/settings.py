@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -9,6 +11,11 @@ from mrrrme.settings import ModelSettings
 class FaceSettings(ModelSettings):
     model_config = SettingsConfigDict(env_prefix="MRRRME_FACE_", extra="ignore", populate_by_name=True)
 
+    cpu_priority: Literal["normal", "background"] = Field(
+        "background",
+        description="Frames are perishable: on a shared machine the face takes only CPU time the turn (speech, "
+        "words, reply) does not want, and drops the frames it cannot reach in time",
+    )
     model: str = Field("trpakov/vit-face-expression", description="Full backend: Hugging Face id or local path")
     max_batch: int = Field(8, description="Most frames in one model call")
     max_wait_ms: float = Field(10.0, description="How long a frame waits for a batch to fill")
