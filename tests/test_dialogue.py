@@ -15,7 +15,7 @@ from mrrrme import subjects
 from mrrrme.contracts import ErrorEvent, FusedEmotion, Preferences, ReplySentence, Turn, encode, new_id
 from mrrrme.runtime.tracing import MSG_ID
 from mrrrme.stack.infra import NatsServer, RedisServer
-from services.dialogue import composer, crisis, prompt
+from services.dialogue import composer, crisis, phrases, prompt
 from services.dialogue.llm import ChatClient, GroqClient, LlmError, OpenAiCompatibleClient, sentences
 from services.dialogue.service import build
 from services.dialogue.settings import DialogueSettings
@@ -52,6 +52,59 @@ def test_safe_reply_points_to_help_and_keeps_talking() -> None:
     assert "988" in reply and "116 123" in reply and "112" in reply and "keep talking" in reply
 
 
+@pytest.mark.parametrize(
+    "text, group",
+    [
+        ("Ik denk steeds aan zelfmoord", "explicit"),
+        ("ik wil dood", "explicit"),
+        ("Ich will nicht mehr leben", "explicit"),
+        ("ich möchte mich umbringen", "explicit"),
+        ("je veux en finir", "explicit"),
+        ("J'ai envie de me tuer", "explicit"),
+        ("Quiero quitarme la vida", "explicit"),
+        ("vorrei farla finita", "explicit"),
+        ("penso em suicídio todos os dias", "explicit"),
+        ("Ik zie geen reden meer om te leven", "passive"),
+        ("je n'ai plus aucune raison de vivre", "passive"),
+        ("Ich ritze mich wieder", "self_harm"),
+        ("he vuelto a cortarme", "self_harm"),
+    ],
+)
+def test_crisis_language_is_detected_in_the_other_reply_languages(text: str, group: str) -> None:
+    assert crisis.detect(text) == group
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ik ga dood van de honger",
+        "je vais mourir de rire",
+        "ce boulot va me tuer",
+        "voy a morir de hambre",
+        "vou morrer de rir",
+        "Ich sterbe vor Lachen",
+        "mi ammazzo di lavoro",
+    ],
+)
+def test_everyday_hyperbole_in_other_languages_is_not_crisis(text: str) -> None:
+    assert crisis.detect(text) is None
+
+
+@pytest.mark.parametrize(
+    "language, numbers",
+    [("nl", ["113", "0800-0113", "112"]), ("de", ["0800 111 0 111", "142", "143", "112"]),
+     ("fr", ["3114", "112"]), ("es", ["024", "112"]), ("it", ["02 2327 2327", "112"]),
+     ("pt-BR", ["188", "192"]), ("ja", ["988", "112"])],
+)  # fmt: skip
+def test_the_safe_reply_speaks_the_preferred_language_with_its_places_numbers(
+    language: str, numbers: list[str]
+) -> None:
+    reply = crisis.safe_reply("explicit", language)
+    english = crisis.safe_reply("explicit")
+    assert len(reply) == 5 and all(number in " ".join(reply) for number in numbers)
+    assert (reply == english) == (language == "ja")  # no book for Japanese: the English reply
+
+
 def turn(text: str = "I had an awful week at work", **prefs: str) -> Turn:
     fused = FusedEmotion(session_id="d1", utterance_id="u", emotion="Sad", intensity=0.7,
                          probabilities=[0.1, 0.1, 0.7, 0.1])  # fmt: skip
@@ -62,12 +115,42 @@ def test_composer_follows_style_persona_and_emotion_and_does_not_repeat() -> Non
     brief, emotion, _ = composer.compose(turn(style="brief"), [])
     detailed, _, _ = composer.compose(turn(style="detailed", personality="coach"), [])
     assert len(brief) == 1 and len(detailed) == 3 and emotion == "Sad"
-    assert brief[0] in composer.ACKNOWLEDGE["Sad"] and detailed[2] in composer.COACH
+    assert brief[0] in phrases.ENGLISH.acknowledge["Sad"] and detailed[2] in phrases.ENGLISH.coach
     same = turn()
     assert composer.compose(same, []) == composer.compose(same, [])  # deterministic
     first, _, _ = composer.compose(same, [])
     second, _, _ = composer.compose(same, first)
     assert not set(first) & set(second)  # the last reply's phrasings are not used again
+
+
+@pytest.mark.parametrize("language", sorted(phrases.BOOKS))
+def test_composer_answers_in_the_preferred_language(language: str) -> None:
+    book = phrases.BOOKS[language]
+    reply, _, _ = composer.compose(turn("Arbeit war furchtbar. Sonst gut", style="detailed", language=language), [])
+    assert reply[0] in book.acknowledge["Sad"] and reply[2] in book.therapist
+    assert reply[1] in [
+        r.format(quote=q) for r in book.reflect for q in ("arbeit war furchtbar", "Arbeit war furchtbar")
+    ]
+    assert ("Arbeit" in reply[1]) == (language == "de")  # German keeps a noun's capital
+    greeting = Turn(session_id="d1", turn_id=new_id(), kind="greeting", preferences=Preferences(language=language))
+    assert composer.compose(greeting, [])[0][0] in book.greeting["therapist"]
+    assert composer.compose(greeting, [], returning=True)[0][0] in book.welcome_back["therapist"]
+
+
+def test_every_phrasebook_has_every_part_with_a_choice_of_phrasings() -> None:
+    for language, book in phrases.BOOKS.items():
+        for emotion in ("Happy", "Sad", "Angry", "Neutral"):
+            assert len(book.acknowledge[emotion]) >= 3, (language, emotion)
+        for personality in ("therapist", "coach"):
+            assert len(book.greeting[personality]) >= 2 and len(book.welcome_back[personality]) >= 2
+        assert len(book.masking) >= 2 and len(book.reflect) >= 3 and all("{quote}" in r for r in book.reflect)
+        assert len(book.therapist) >= 4 and len(book.coach) >= 4, language
+    assert phrases.book("pt-BR") is phrases.PORTUGUESE and phrases.book("ja") is phrases.ENGLISH
+
+
+def test_the_english_reflection_keeps_i_capital() -> None:
+    reply, _, _ = composer.compose(turn("I had a long day. Then more.", style="detailed"), [])
+    assert "I had a long day" in reply[1]
 
 
 def test_the_transcript_reaches_the_model_as_quoted_data() -> None:
@@ -171,7 +254,7 @@ async def test_groq_down_gives_an_error_event_and_the_fallback_reply(
             await replies.wait_for(2)
             (error,) = await errors.wait_for(1)
     assert error.code == "llm_unavailable" and len(fake.requests) == 3
-    assert replies.items[0].text in [s for options in composer.ACKNOWLEDGE.values() for s in options]
+    assert replies.items[0].text in [s for options in phrases.ENGLISH.acknowledge.values() for s in options]
 
 
 async def test_no_api_key_still_answers_and_says_why(

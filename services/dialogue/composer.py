@@ -2,7 +2,8 @@
 
 A reply is built from three parts: an acknowledgement of the fused emotion (with the masking or
 conflict flag when there is one), a reflection of what the person said, and a persona move (the
-therapist explores, the coach proposes a step). Each part has several phrasings; the choice is a hash
+therapist explores, the coach proposes a step), in the reply language of the preferences (`phrases.py`
+has a book per language the web client offers). Each part has several phrasings; the choice is a hash
 of the turn id, skipping the phrasings used in the last turns, so the same input gives the same reply
 and consecutive replies do not repeat. Brief style keeps one sentence, balanced two, detailed three.
 """
@@ -13,36 +14,8 @@ import hashlib
 import re
 
 from mrrrme.contracts import FusedEmotion, Turn
+from services.dialogue.phrases import book
 
-ACKNOWLEDGE = {
-    "Happy": ["It sounds like things feel good right now.", "I can hear some lightness in how you say that.",
-              "That sounds genuinely good."],
-    "Sad": ["That sounds really heavy.", "I can hear how hard this is for you.",
-            "It sounds like you're carrying a lot."],
-    "Angry": ["It sounds like this really frustrated you.", "I can hear how much that annoyed you.",
-              "That sounds genuinely unfair to you."],
-    "Neutral": ["Thank you for telling me.", "I'm listening.", "Okay, I follow you."],
-}  # fmt: skip
-MASKING = ["You're smiling, but your words sound heavier than your face.",
-           "Your face looks cheerful, yet what you say sounds hard."]  # fmt: skip
-REFLECT = ["You said: {quote}.", "So {quote}.", "I heard that {quote}."]
-THERAPIST = ["What do you think is underneath that feeling?", "How long have you been feeling this way?",
-             "What would help you feel a bit safer with it?", "What part of it weighs on you most?"]  # fmt: skip
-COACH = ["What is one small step you could take today?", "What would a good next move look like?",
-         "Let's pick one thing you can change this week.",
-         "What has worked for you before in a moment like this?"]  # fmt: skip
-GREETING = {
-    "therapist": ["Hello, I'm glad you're here. How are you feeling today?",
-                  "Hi there. Take your time: what's on your mind today?"],
-    "coach": ["Hi! Good to see you. What would you like to work on today?",
-              "Hello! What's one thing you'd like to move forward today?"],
-}  # fmt: skip
-WELCOME_BACK = {
-    "therapist": ["Welcome back, it's good to see you again. How have you been since we last talked?",
-                  "Hello again. How are things with you since last time?"],
-    "coach": ["Welcome back! How did things go since our last session?",
-              "Good to see you again! What has moved since last time?"],
-}  # fmt: skip
 SENTENCES = {"brief": 1, "balanced": 2, "detailed": 3}
 REPLY_EMOTION = {"Happy": "Happy", "Sad": "Sad", "Angry": "Neutral", "Neutral": "Neutral"}
 """The avatar mirrors joy and sadness gently and meets anger calmly."""
@@ -57,30 +30,40 @@ def _pick(options: list[str], key: str, avoid: set[str]) -> str:
     return options[start % len(options)]
 
 
-def _quote(text: str) -> str:
-    """A short, safe echo of what the person said: first clause, no markup, at most 12 words."""
+def _quote(text: str, language: str) -> str:
+    """A short, safe echo of what the person said: first clause, no markup, at most 12 words. Its first
+    letter is lowered to run on from the lead-in, except for the English "I" and in German, where a
+    capital often marks a noun."""
     clause = re.split(r"[.!?;]", text.strip(), maxsplit=1)[0]
     words = re.sub(r"[^\w\s',-]", "", clause).split()[:12]
-    quoted = " ".join(words)
-    return quoted[0].lower() + quoted[1:] if quoted else "that"
+    if not words:
+        return "…"
+    first = words[0]
+    if not (language.startswith("de") or first == "I" or first.startswith("I'")):
+        words[0] = first[0].lower() + first[1:]
+    return " ".join(words)
 
 
 def compose(turn: Turn, recent: list[str], returning: bool = False) -> tuple[list[str], str, float]:
     """Reply sentences, the avatar's emotion and its intensity. `returning`: the person has a summary
     from an earlier session, so the greeting welcomes them back."""
     avoid = set(recent)
+    phrases = book(turn.preferences.language)
     personality = turn.preferences.personality
     if turn.kind == "greeting":
-        options = WELCOME_BACK if returning else GREETING
+        options = phrases.welcome_back if returning else phrases.greeting
         return [_pick(options[personality], turn.turn_id, avoid)], "Happy", 0.5
     fused: FusedEmotion | None = turn.fused
     emotion = fused.emotion if fused else "Neutral"
     if fused is not None and fused.masking:
-        first = _pick(MASKING, turn.turn_id, avoid)
+        first = _pick(phrases.masking, turn.turn_id, avoid)
     else:
-        first = _pick(ACKNOWLEDGE[emotion], turn.turn_id, avoid)
-    move = _pick(THERAPIST if personality == "therapist" else COACH, turn.turn_id + "move", avoid)
-    reflect = _pick(REFLECT, turn.turn_id + "reflect", avoid).format(quote=_quote(turn.text))
+        first = _pick(phrases.acknowledge[emotion], turn.turn_id, avoid)
+    moves = phrases.therapist if personality == "therapist" else phrases.coach
+    move = _pick(moves, turn.turn_id + "move", avoid)
+    reflect = _pick(phrases.reflect, turn.turn_id + "reflect", avoid).format(
+        quote=_quote(turn.text, turn.preferences.language)
+    )
     sentences = {1: [first], 2: [first, move], 3: [first, reflect, move]}[SENTENCES[turn.preferences.style]]
     intensity = min(0.8, fused.intensity) if fused else 0.5
     return sentences, REPLY_EMOTION[emotion], intensity

@@ -101,7 +101,7 @@ def build(settings: DialogueSettings) -> Service:
         group = crisis.detect(turn.text) if turn.kind == "user" else None
         if group is not None:
             service.metrics.messages.labels("crisis", group).inc()  # a counter, never the words
-            return _listed(crisis.safe_reply(group)), "Sad", 0.3
+            return _listed(crisis.safe_reply(group, turn.preferences.language)), "Sad", 0.3
         if settings.backend_name == "groq" and not settings.api_key:
             await ctx.fail("llm_unavailable", "no GROQ_API_KEY is set: answering with the offline composer")
             return _listed(fallback), emotion, intensity
