@@ -21,6 +21,10 @@ from collections.abc import Mapping
 
 from mrrrme.contracts import EMOTIONS, EmotionReading, reading_from_probabilities
 
+CONFIDENT = 0.5
+"""A reading whose top probability reaches this says its emotion (fusion's conflict and masking rules,
+and the composer that names what a smile is at odds with)."""
+
 LABEL_TO_FOUR: dict[str, str] = {
     "angry": "Angry", "anger": "Angry", "ang": "Angry", "disgust": "Angry",
     "sad": "Sad", "sadness": "Sad", "fear": "Sad",

@@ -12,7 +12,17 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from mrrrme import subjects
-from mrrrme.contracts import ErrorEvent, FusedEmotion, Preferences, ReplySentence, Turn, encode, new_id
+from mrrrme.contracts import (
+    ErrorEvent,
+    FusedEmotion,
+    ModalityShare,
+    Preferences,
+    ReplySentence,
+    Turn,
+    encode,
+    new_id,
+    reading_from_probabilities,
+)
 from mrrrme.runtime.tracing import MSG_ID
 from mrrrme.stack.infra import NatsServer, RedisServer
 from services.dialogue import composer, crisis, phrases, prompt
@@ -143,9 +153,26 @@ def test_every_phrasebook_has_every_part_with_a_choice_of_phrasings() -> None:
             assert len(book.acknowledge[emotion]) >= 3, (language, emotion)
         for personality in ("therapist", "coach"):
             assert len(book.greeting[personality]) >= 2 and len(book.welcome_back[personality]) >= 2
-        assert len(book.masking) >= 2 and len(book.reflect) >= 3 and all("{quote}" in r for r in book.reflect)
+        assert all(len(book.masking[modality]) >= 2 for modality in ("text", "voice")), language
+        assert len(book.reflect) >= 3 and all("{quote}" in r for r in book.reflect)
         assert len(book.therapist) >= 4 and len(book.coach) >= 4, language
     assert phrases.book("pt-BR") is phrases.PORTUGUESE and phrases.book("ja") is phrases.ENGLISH
+
+
+@pytest.mark.parametrize("hidden", ["voice", "text"])
+def test_masking_names_what_the_smile_is_at_odds_with(hidden: str) -> None:
+    happy, sad = reading_from_probabilities([0.1, 0.8, 0.05, 0.05]), reading_from_probabilities([0.1, 0.1, 0.7, 0.1])
+    fused = FusedEmotion(
+        session_id="d1", utterance_id="u", emotion="Happy", intensity=0.6, probabilities=[0.1, 0.6, 0.2, 0.1],
+        face=ModalityShare(reading=happy, weight=0.4, quality=0.8),
+        voice=ModalityShare(reading=sad if hidden == "voice" else happy, weight=0.3),
+        text=ModalityShare(reading=sad if hidden == "text" else happy, weight=0.3),
+        masking=True,
+    )  # fmt: skip
+    reply, _, _ = composer.compose(
+        Turn(session_id="d1", turn_id=new_id(), text="I am fine", fused=fused, preferences=Preferences()), []
+    )
+    assert reply[0] in phrases.ENGLISH.masking[hidden]
 
 
 def test_the_english_reflection_keeps_i_capital() -> None:

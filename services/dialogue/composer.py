@@ -14,6 +14,7 @@ import hashlib
 import re
 
 from mrrrme.contracts import FusedEmotion, Turn
+from mrrrme.emotions import CONFIDENT
 from services.dialogue.phrases import book
 
 SENTENCES = {"brief": 1, "balanced": 2, "detailed": 3}
@@ -44,6 +45,13 @@ def _quote(text: str, language: str) -> str:
     return " ".join(words)
 
 
+def _masked_by(fused: FusedEmotion) -> str:
+    """What the smile is at odds with: the words when they say Sad or Angry, otherwise the voice."""
+    words = fused.text.reading if fused.text else None
+    heavy_words = words is not None and words.emotion in ("Sad", "Angry") and words.confidence >= CONFIDENT
+    return "text" if heavy_words else "voice"
+
+
 def compose(turn: Turn, recent: list[str], returning: bool = False) -> tuple[list[str], str, float]:
     """Reply sentences, the avatar's emotion and its intensity. `returning`: the person has a summary
     from an earlier session, so the greeting welcomes them back."""
@@ -56,7 +64,7 @@ def compose(turn: Turn, recent: list[str], returning: bool = False) -> tuple[lis
     fused: FusedEmotion | None = turn.fused
     emotion = fused.emotion if fused else "Neutral"
     if fused is not None and fused.masking:
-        first = _pick(phrases.masking, turn.turn_id, avoid)
+        first = _pick(phrases.masking[_masked_by(fused)], turn.turn_id, avoid)
     else:
         first = _pick(phrases.acknowledge[emotion], turn.turn_id, avoid)
     moves = phrases.therapist if personality == "therapist" else phrases.coach

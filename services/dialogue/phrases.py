@@ -15,7 +15,8 @@ from dataclasses import dataclass
 class Phrasebook:
     acknowledge: dict[str, list[str]]
     """By fused emotion: Happy, Sad, Angry, Neutral."""
-    masking: list[str]
+    masking: dict[str, list[str]]
+    """By the modality the smile is at odds with: text (the words) or voice."""
     reflect: list[str]
     """Each with a {quote} of the person's words."""
     therapist: list[str]
@@ -35,8 +36,12 @@ ENGLISH = Phrasebook(
                   "That sounds genuinely unfair to you."],
         "Neutral": ["Thank you for telling me.", "I'm listening.", "Okay, I follow you."],
     },
-    masking=["You're smiling, but your words sound heavier than your face.",
+    masking={
+        "text": ["You're smiling, but your words sound heavier than your face.",
              "Your face looks cheerful, yet what you say sounds hard."],
+        "voice": ["You're smiling, but your voice sounds heavier than your face.",
+                  "Your face looks cheerful, yet your voice sounds strained."],
+    },
     reflect=["You said: {quote}.", "So {quote}.", "I heard that {quote}."],
     therapist=["What do you think is underneath that feeling?", "How long have you been feeling this way?",
                "What would help you feel a bit safer with it?", "What part of it weighs on you most?"],
@@ -67,8 +72,12 @@ DUTCH = Phrasebook(
                   "Dat klinkt echt oneerlijk tegenover jou."],
         "Neutral": ["Dank je dat je het me vertelt.", "Ik luister.", "Oké, ik volg je."],
     },
-    masking=["Je glimlacht, maar je woorden klinken zwaarder dan je gezicht.",
+    masking={
+        "text": ["Je glimlacht, maar je woorden klinken zwaarder dan je gezicht.",
              "Je gezicht ziet er vrolijk uit, maar wat je zegt klinkt moeilijk."],
+        "voice": ["Je glimlacht, maar je stem klinkt zwaarder dan je gezicht.",
+                  "Je gezicht ziet er vrolijk uit, maar je stem klinkt gespannen."],
+    },
     reflect=["Je zei: {quote}.", "Dus: {quote}.", "Ik hoorde: {quote}."],
     therapist=["Wat denk je dat er onder dat gevoel zit?", "Hoe lang voel je je al zo?",
                "Wat zou je helpen om je er iets veiliger bij te voelen?", "Welk deel ervan weegt het zwaarst voor je?"],
@@ -99,8 +108,12 @@ GERMAN = Phrasebook(
                   "Das klingt wirklich unfair dir gegenüber."],
         "Neutral": ["Danke, dass du mir das erzählst.", "Ich höre dir zu.", "Okay, ich verstehe."],
     },
-    masking=["Du lächelst, aber deine Worte klingen schwerer als dein Gesicht.",
+    masking={
+        "text": ["Du lächelst, aber deine Worte klingen schwerer als dein Gesicht.",
              "Dein Gesicht wirkt fröhlich, doch was du sagst, klingt schwer."],
+        "voice": ["Du lächelst, aber deine Stimme klingt schwerer als dein Gesicht.",
+                  "Dein Gesicht wirkt fröhlich, doch deine Stimme klingt angespannt."],
+    },
     reflect=["Du hast gesagt: {quote}.", "Also: {quote}.", "Ich habe gehört: {quote}."],
     therapist=["Was, glaubst du, liegt unter diesem Gefühl?", "Wie lange fühlst du dich schon so?",
                "Was würde dir helfen, dich damit etwas sicherer zu fühlen?",
@@ -132,8 +145,12 @@ FRENCH = Phrasebook(
                   "J'entends à quel point ça te met en colère.", "Ça semble vraiment injuste envers toi."],
         "Neutral": ["Merci de me le dire.", "Je t'écoute.", "D'accord, je te suis."],
     },
-    masking=["Tu souris, mais tes mots semblent plus lourds que ton visage.",
+    masking={
+        "text": ["Tu souris, mais tes mots semblent plus lourds que ton visage.",
              "Ton visage a l'air joyeux, pourtant ce que tu dis semble difficile."],
+        "voice": ["Tu souris, mais ta voix semble plus lourde que ton visage.",
+                  "Ton visage a l'air joyeux, pourtant ta voix semble tendue."],
+    },
     reflect=["Tu as dit : {quote}.", "Donc : {quote}.", "J'ai entendu : {quote}."],
     therapist=["Qu'est-ce qui se cache, selon toi, sous ce sentiment ?", "Depuis combien de temps te sens-tu ainsi ?",
                "Qu'est-ce qui t'aiderait à vivre cela avec un peu plus de sécurité ?",
@@ -164,8 +181,12 @@ SPANISH = Phrasebook(
                   "Eso suena realmente injusto contigo."],
         "Neutral": ["Gracias por contármelo.", "Te escucho.", "De acuerdo, te sigo."],
     },
-    masking=["Estás sonriendo, pero tus palabras suenan más pesadas que tu cara.",
+    masking={
+        "text": ["Estás sonriendo, pero tus palabras suenan más pesadas que tu cara.",
              "Tu cara parece alegre, pero lo que dices suena difícil."],
+        "voice": ["Estás sonriendo, pero tu voz suena más pesada que tu cara.",
+                  "Tu cara parece alegre, pero tu voz suena tensa."],
+    },
     reflect=["Dijiste: {quote}.", "Entonces: {quote}.", "Te escuché decir: {quote}."],
     therapist=["¿Qué crees que hay debajo de ese sentimiento?", "¿Desde cuándo te sientes así?",
                "¿Qué te ayudaría a llevarlo con un poco más de calma?", "¿Qué parte de todo esto te pesa más?"],
@@ -196,8 +217,12 @@ ITALIAN = Phrasebook(
                   "Sembra davvero ingiusto nei tuoi confronti."],
         "Neutral": ["Grazie di avermelo detto.", "Ti ascolto.", "D'accordo, ti seguo."],
     },
-    masking=["Stai sorridendo, ma le tue parole sembrano più pesanti del tuo viso.",
+    masking={
+        "text": ["Stai sorridendo, ma le tue parole sembrano più pesanti del tuo viso.",
              "Il tuo viso sembra allegro, eppure quello che dici sembra difficile."],
+        "voice": ["Stai sorridendo, ma la tua voce sembra più pesante del tuo viso.",
+                  "Il tuo viso sembra allegro, eppure la tua voce sembra tesa."],
+    },
     reflect=["Hai detto: {quote}.", "Quindi: {quote}.", "Ho sentito: {quote}."],
     therapist=["Cosa pensi ci sia sotto questa sensazione?", "Da quanto tempo ti senti così?",
                "Cosa ti aiuterebbe a viverla con un po' più di sicurezza?", "Quale parte ti pesa di più?"],
@@ -228,8 +253,12 @@ PORTUGUESE = Phrasebook(
                   "Isso parece realmente injusto com você."],
         "Neutral": ["Obrigado por me contar.", "Estou ouvindo.", "Certo, estou acompanhando."],
     },
-    masking=["Você está sorrindo, mas suas palavras soam mais pesadas que seu rosto.",
+    masking={
+        "text": ["Você está sorrindo, mas suas palavras soam mais pesadas que seu rosto.",
              "Seu rosto parece alegre, mas o que você diz soa difícil."],
+        "voice": ["Você está sorrindo, mas sua voz soa mais pesada que seu rosto.",
+                  "Seu rosto parece alegre, mas sua voz soa tensa."],
+    },
     reflect=["Você disse: {quote}.", "Então: {quote}.", "Eu ouvi: {quote}."],
     therapist=["O que você acha que está por trás desse sentimento?", "Há quanto tempo você se sente assim?",
                "O que ajudaria você a lidar com isso com um pouco mais de segurança?",

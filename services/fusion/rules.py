@@ -27,8 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from mrrrme.contracts import EMOTIONS, EmotionReading
+from mrrrme.emotions import CONFIDENT
 
-CONFIDENT = 0.5
 FAR_APART = 0.5
 LOW_FACE_QUALITY = 0.5
 SHORT_TEXT_CHARS = 10
