@@ -43,7 +43,7 @@ class PiperBackend:
         # What PiperVoice.load(include_alignments=True) does, but with our session options: the model is
         # patched in memory to output its phoneme durations, and onnxruntime's threads do not spin
         # between operators. Spinning threads burn a core while they wait, which on a machine the whole
-        # mesh shares is CPU the recogniser needs (bench/tts_lite.py: a fifth less CPU per sentence).
+        # mesh shares is CPU the recogniser needs (bench/tts_lite.py: a tenth less CPU per sentence idle).
         model = onnx.load(str(path))
         add_alignment_output(model)
         options = onnxruntime.SessionOptions()
