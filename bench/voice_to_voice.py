@@ -17,6 +17,7 @@ import contextlib
 import os
 import statistics
 import time
+from collections.abc import AsyncIterator
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -34,14 +35,15 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def run(turns: int) -> None:
+@contextlib.asynccontextmanager
+async def in_process_stack() -> AsyncIterator[str]:
+    """A private NATS and Redis, the gateway and all seven lite services in this process; yields the
+    gateway's URL."""
     import uvicorn
 
-    from gateway.client import GatewayClient, sign_in
     from gateway.server import server_config
     from gateway.settings import GatewaySettings
     from mrrrme.stack.infra import NatsServer, RedisServer, free_port
-    from tests.speech import silence, synthesize
     from tests.test_turn_e2e import mesh
 
     with NatsServer() as nats_server, RedisServer() as redis_server:
@@ -53,40 +55,49 @@ async def run(turns: int) -> None:
         serving = asyncio.create_task(server.serve())
         while not server.started:
             await asyncio.sleep(0.05)
-        async with contextlib.AsyncExitStack() as stack:
-            for service in mesh(nats_server.url, redis_server.url):
-                await stack.enter_async_context(service)
-            url = f"http://127.0.0.1:{port}"
-            token = await asyncio.to_thread(sign_in, url, "bench", "bench-password-not-secret")
-            audio = {text: synthesize(text).tobytes() for text in SENTENCES}
-            results: list[dict[str, float]] = []
-            async with GatewayClient.connect(url, token) as client:
-                await client.send_json({"type": "preferences", "style": "brief"})
-                for turn in range(turns):
-                    text = SENTENCES[turn % len(SENTENCES)]
-                    await client.stream_audio(audio[text], chunk_ms=40, realtime=True)
-                    speech_end = time.monotonic()
-                    tail = asyncio.create_task(client.stream_audio(silence(1.0).tobytes(), chunk_ms=40))
-                    marks: dict[str, float] = {}
-                    async with asyncio.timeout(30):
-                        async for _, event in client.events():
-                            kind = event["type"]
-                            if kind == "fused_emotion" and event.get("live"):
-                                continue
-                            marks.setdefault(kind, time.monotonic() - speech_end)
-                            if kind == "llm_response":
-                                break
-                    await tail
-                    # let the reply finish and the connection go quiet before the next turn
-                    await asyncio.sleep(2.0)
-                    with contextlib.suppress(TimeoutError):
-                        while True:
-                            await client.receive(timeout=0.2)
-                    results.append(marks)
-                    print(f"turn {turn + 1:2d}: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in marks.items()),
-                          flush=True)  # fmt: skip
-        server.should_exit = True
-        await serving
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                for service in mesh(nats_server.url, redis_server.url):
+                    await stack.enter_async_context(service)
+                yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            await serving
+
+
+async def run(turns: int) -> None:
+    from gateway.client import GatewayClient, sign_in
+    from tests.speech import silence, synthesize
+
+    async with in_process_stack() as url:
+        token = await asyncio.to_thread(sign_in, url, "bench", "bench-password-not-secret")
+        audio = {text: synthesize(text).tobytes() for text in SENTENCES}
+        results: list[dict[str, float]] = []
+        async with GatewayClient.connect(url, token) as client:
+            await client.send_json({"type": "preferences", "style": "brief"})
+            for turn in range(turns):
+                text = SENTENCES[turn % len(SENTENCES)]
+                await client.stream_audio(audio[text], chunk_ms=40, realtime=True)
+                speech_end = time.monotonic()
+                tail = asyncio.create_task(client.stream_audio(silence(1.0).tobytes(), chunk_ms=40))
+                marks: dict[str, float] = {}
+                async with asyncio.timeout(30):
+                    async for _, event in client.events():
+                        kind = event["type"]
+                        if kind == "fused_emotion" and event.get("live"):
+                            continue
+                        marks.setdefault(kind, time.monotonic() - speech_end)
+                        if kind == "llm_response":
+                            break
+                await tail
+                # let the reply finish and the connection go quiet before the next turn
+                await asyncio.sleep(2.0)
+                with contextlib.suppress(TimeoutError):
+                    while True:
+                        await client.receive(timeout=0.2)
+                results.append(marks)
+                print(f"turn {turn + 1:2d}: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in marks.items()),
+                      flush=True)  # fmt: skip
     print()
     print("| stage (from end of speech) | p50 ms | p95 ms |")
     print("|---|---|---|")
