@@ -11,10 +11,10 @@ times, the sessions' turns spread evenly over time.
 
 Measured per turn, from the end of its speech to the client: the transcript, the fused emotion and the
 first reply audio (`llm_response`); a turn with no reply when its session ends (20 s or more after its
-speech) is lost, and the stage where a lost turn stopped says where it was lost. Also: frames sent and face readings that came back
-(the face service drops frames that are stale by the time it gets to them, by design), error events,
-the CPU each process of the stack used, and how fast the machine was before the run. The stack's log
-is kept in build/bench-sessions/stack.log.
+speech) is lost, and the stage where a lost turn stopped says where it was lost. Also: frames sent and
+face readings that came back (the face service drops frames that are stale by the time it gets to them,
+by design), error events, the CPU each process of the stack used, and how fast the machine was before
+the run. The stack's log is kept in build/bench-sessions/stack.log.
 
 The load generator runs on the same machine as the stack, so the stack gets less than the whole CPU.
 """
