@@ -285,3 +285,21 @@ async def test_a_poison_turn_is_delivered_max_deliver_times_then_dead_lettered(
     assert letter.headers is not None and letter.headers["Mrrrme-Deliveries"] == "5"
     assert worker.output().count("durable handler failed") == 5  # type: ignore[attr-defined]
     await nc.drain()
+
+
+async def test_a_unit_that_asks_to_be_retried_is_redelivered_and_logged_without_a_crash(
+    own_nats_server: NatsServer, spawn: Callable[..., object]
+) -> None:
+    nc = await nats.connect(own_nats_server.url)
+    replies = Collector(ReplySentence)
+    await nc.subscribe(subjects.reply_text("later1"), cb=replies.cb)
+    env = {"NATS_URL": own_nats_server.url, "MRRRME_ECHO_DURABLE": "true", "MRRRME_ECHO_LATER_TEXT": "later"}
+    worker = spawn("tests.workers.echo", **env)
+    await worker.wait_ready()  # type: ignore[attr-defined]
+    await _publish_turns(nc, "later1", ["later"])
+    await replies.wait_for(1, timeout=20)
+    await asyncio.sleep(0.5)
+    assert [r.text for r, _ in replies.items] == ["later"]  # type: ignore[attr-defined]
+    output = worker.output()  # type: ignore[attr-defined]
+    assert output.count("will retry a unit") == 2 and "Traceback" not in output
+    await nc.drain()

@@ -1,7 +1,16 @@
 """The service runtime: one way to build a worker on the mesh (see docs/architecture.md)."""
 
 from mrrrme.runtime.batching import BatchPolicy, MicroBatcher
-from mrrrme.runtime.service import BadInput, Context, Delivery, Service, connect_nats, publish_durable, reply_each
+from mrrrme.runtime.service import (
+    BadInput,
+    Context,
+    Delivery,
+    RetryLater,
+    Service,
+    connect_nats,
+    publish_durable,
+    reply_each,
+)
 
 __all__ = [
     "BadInput",
@@ -9,6 +18,7 @@ __all__ = [
     "Context",
     "Delivery",
     "MicroBatcher",
+    "RetryLater",
     "Service",
     "connect_nats",
     "publish_durable",

@@ -59,6 +59,11 @@ class BadInput(Exception):
         self.message = message
 
 
+class RetryLater(Exception):
+    """A durable unit that cannot be finished now because something it needs is away (a service
+    restarting): it is redelivered with backoff, logged as one line rather than a crash."""
+
+
 @dataclass
 class Context:
     """Where a unit came from, and how to answer on its behalf (keeps its session and trace)."""
@@ -582,6 +587,10 @@ class Service:
             await ctx.fail(exc.code, exc.message)
             self.metrics.messages.labels(kind, "bad_input").inc()
             return "bad_input"
+        except RetryLater as exc:
+            log.warning("%s: will retry a unit (delivery %d): %s", self.name, ctx.deliveries, exc)
+            self.metrics.messages.labels(kind, "retry").inc()
+            return False
         except Exception:
             log.exception("%s: durable handler failed (delivery %d)", self.name, ctx.deliveries)
             self.metrics.messages.labels(kind, "error").inc()

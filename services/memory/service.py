@@ -16,9 +16,11 @@ import datetime as dt
 import logging
 from typing import Any
 
+import nats.errors
+
 from mrrrme import subjects
 from mrrrme.contracts import SessionEnded, SummaryReply, SummaryRequest, TurnRecord, decode, encode
-from mrrrme.runtime import Context, Service
+from mrrrme.runtime import Context, RetryLater, Service
 from mrrrme.runtime.model_worker import run_main
 from mrrrme.store import Database, privacy, records
 from services.memory.settings import MemorySettings
@@ -106,8 +108,11 @@ def build(settings: MemorySettings) -> Service:
             masked=sum(1 for m in lines if m.role == "user" and (m.breakdown or {}).get("masking")),
         )
         assert service.nc is not None
-        # Raises on timeout: the end is redelivered later (dialogue may be restarting), then dead-lettered.
-        answer = await service.nc.request(subjects.SUMMARIZE, encode(request), timeout=settings.summary_timeout_s)
+        try:
+            answer = await service.nc.request(subjects.SUMMARIZE, encode(request), timeout=settings.summary_timeout_s)
+        except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
+            # Dialogue may be restarting: the end is redelivered with backoff, dead-lettered after 5 tries.
+            raise RetryLater("no dialogue replica answered the summary request") from None
         text = decode(answer.data, SummaryReply).text
         async with db.session() as session:
             await records.store_summary(session, user_id, end.session_id, text, utcnow())

@@ -2,7 +2,8 @@
 
 It answers each utterance with a transcript whose text is the utterance id, after `delay_ms`, and each
 durable turn with a reply sentence. `MRRRME_ECHO_FAIL_TEXT` makes turns with that text fail every time
-(a poison message). Run: python -m tests.workers.echo
+(a poison message); `MRRRME_ECHO_LATER_TEXT` makes them ask to be retried twice (`RetryLater`).
+Run: python -m tests.workers.echo
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pydantic_settings import SettingsConfigDict
 from mrrrme import subjects
 from mrrrme.contracts import ReplySentence, Transcript, Turn, Utterance
 from mrrrme.logs import configure_logging
-from mrrrme.runtime import BadInput, BatchPolicy, Context, Delivery, Service
+from mrrrme.runtime import BadInput, BatchPolicy, Context, Delivery, RetryLater, Service
 from mrrrme.settings import ServiceSettings
 
 
@@ -28,6 +29,7 @@ class EchoSettings(ServiceSettings):
     max_batch: int = 8
     max_wait_ms: float = 20.0
     fail_text: str = Field("", description="Turns with this text raise (poison message)")
+    later_text: str = Field("", description="Turns with this text ask to be retried on their first two deliveries")
     durable: bool = Field(False, description="Also consume turns from JetStream")
 
 
@@ -82,6 +84,8 @@ def build(settings: EchoSettings) -> Service:
         async def on_turn(turn: Turn, ctx: Context) -> None:
             if settings.fail_text and turn.text == settings.fail_text:
                 raise RuntimeError("poison")
+            if settings.later_text and turn.text == settings.later_text and ctx.deliveries < 3:
+                raise RetryLater("the thing it needs is away")
             await asyncio.sleep(settings.delay_ms / 1000)
             await ctx.publish(
                 subjects.reply_text(turn.session_id),
