@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import unicodedata
 from collections.abc import Callable
 
 import pytest
@@ -51,7 +52,21 @@ def test_crisis_language_is_detected(text: str, group: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["this traffic is killing me", "I'm dying to see that film", "my phone died", "I nailed the exam", ""]
+    "text",
+    [
+        "this traffic is killing me",
+        "I'm dying to see that film",
+        "my phone died",
+        "I nailed the exam",
+        "",
+        "i hurt my back at the gym",
+        "he really hurt my feelings",
+        "i don't want to hurt them",
+        "i can't go on the trip friday",
+        "i don't want to live in london",
+        "i don't want to wake up at 6 tomorrow",
+        "i'm going to die of embarrassment",
+    ],
 )
 def test_everyday_hyperbole_is_not_crisis(text: str) -> None:
     assert crisis.detect(text) is None
@@ -78,6 +93,35 @@ def test_safe_reply_points_to_help_and_keeps_talking() -> None:
         ("je n'ai plus aucune raison de vivre", "passive"),
         ("Ich ritze mich wieder", "self_harm"),
         ("he vuelto a cortarme", "self_harm"),
+        ("i want to end it all", "explicit"),
+        ("i wish i had never been born", "passive"),
+        ("I can't go on like this", "passive"),
+        ("ik wil niet meer leven", "explicit"),
+        ("ik wil mezelf iets aandoen", "explicit"),
+        ("ik denk aan zelfdoding", "explicit"),
+        ("ik snijd mezelf", "self_harm"),
+        ("ik doe mezelf pijn", "self_harm"),
+        ("ich bin lebensmüde", "explicit"),
+        ("ich will nicht mehr aufwachen", "passive"),
+        ("ich verletze mich selbst", "self_harm"),
+        ("je n'ai plus de raison de vivre", "passive"),
+        ("je ne veux plus vivre", "explicit"),
+        ("je me scarifie", "self_harm"),
+        ("je me fais du mal", "self_harm"),
+        ("mettre fin a ma vie", "explicit"),  # typed without the accent
+        ("me quiero matar", "explicit"),
+        ("no quiero vivir más", "explicit"),
+        ("no tengo razon para vivir", "passive"),
+        ("me hago daño", "self_harm"),
+        ("mi voglio ammazzare", "explicit"),
+        ("non voglio più vivere", "explicit"),
+        ("mi faccio del male", "self_harm"),
+        ("queria morrer", "explicit"),
+        ("não quero mais viver", "explicit"),
+        ("nao tenho razao para viver", "passive"),
+        ("eu me corto", "self_harm"),
+        (unicodedata.normalize("NFD", "não tenho razão para viver"), "passive"),  # decomposed, as macOS types
+        (unicodedata.normalize("NFD", "ich wäre lieber tot"), "passive"),
     ],
 )
 def test_crisis_language_is_detected_in_the_other_reply_languages(text: str, group: str) -> None:
@@ -94,6 +138,22 @@ def test_crisis_language_is_detected_in_the_other_reply_languages(text: str, gro
         "vou morrer de rir",
         "Ich sterbe vor Lachen",
         "mi ammazzo di lavoro",
+        "vorrei morire dalla vergogna",
+        "je veux en finir avec ce dossier",
+        "voglio farla finita con questa storia",
+        "ik ga dood, het is zo heet",
+        "il fait trop chaud, je vais mourir",
+        "meine mutter wird mich umbringen",
+        "ich könnte mich umbringen, so dumm war das",
+        "mañana voy a cortarme el pelo",
+        "domani vado a tagliarmi i capelli",
+        "no quiero vivir en Madrid",
+        "queria morrer de vergonha",
+        # Someone else hurting the person is not self-harm (and gets the ordinary, caring reply).
+        "il veut me faire du mal",
+        "él quiere hacerme daño",
+        "lui vuole farmi del male",
+        "ele quer me machucar",
     ],
 )
 def test_everyday_hyperbole_in_other_languages_is_not_crisis(text: str) -> None:
@@ -138,10 +198,7 @@ def test_composer_answers_in_the_preferred_language(language: str) -> None:
     book = phrases.BOOKS[language]
     reply, _, _ = composer.compose(turn("Arbeit war furchtbar. Sonst gut", style="detailed", language=language), [])
     assert reply[0] in book.acknowledge["Sad"] and reply[2] in book.therapist
-    assert reply[1] in [
-        r.format(quote=q) for r in book.reflect for q in ("arbeit war furchtbar", "Arbeit war furchtbar")
-    ]
-    assert ("Arbeit" in reply[1]) == (language == "de")  # German keeps a noun's capital
+    assert reply[1] in [r.format(quote="Arbeit war furchtbar") for r in book.reflect]  # word for word
     greeting = Turn(session_id="d1", turn_id=new_id(), kind="greeting", preferences=Preferences(language=language))
     assert composer.compose(greeting, [])[0][0] in book.greeting["therapist"]
     assert composer.compose(greeting, [], returning=True)[0][0] in book.welcome_back["therapist"]
@@ -175,9 +232,9 @@ def test_masking_names_what_the_smile_is_at_odds_with(hidden: str) -> None:
     assert reply[0] in phrases.ENGLISH.masking[hidden]
 
 
-def test_the_english_reflection_keeps_i_capital() -> None:
-    reply, _, _ = composer.compose(turn("I had a long day. Then more.", style="detailed"), [])
-    assert "I had a long day" in reply[1]
+def test_the_reflection_quotes_the_first_clause_word_for_word_without_markup() -> None:
+    reply, _, _ = composer.compose(turn("I had a <b>long</b> day at work. Then more.", style="detailed"), [])
+    assert "“I had a long day at work”" in reply[1]
 
 
 def test_the_transcript_reaches_the_model_as_quoted_data() -> None:

@@ -31,18 +31,12 @@ def _pick(options: list[str], key: str, avoid: set[str]) -> str:
     return options[start % len(options)]
 
 
-def _quote(text: str, language: str) -> str:
-    """A short, safe echo of what the person said: first clause, no markup, at most 12 words. Its first
-    letter is lowered to run on from the lead-in, except for the English "I" and in German, where a
-    capital often marks a noun."""
-    clause = re.split(r"[.!?;]", text.strip(), maxsplit=1)[0]
+def _quote(text: str) -> str:
+    """A short, safe echo of what the person said, word for word inside quotation marks: the first
+    clause, no markup, at most 12 words."""
+    clause = re.split(r"[.!?;]", re.sub(r"<[^>]{0,200}>", " ", text).strip(), maxsplit=1)[0]
     words = re.sub(r"[^\w\s',-]", "", clause).split()[:12]
-    if not words:
-        return "…"
-    first = words[0]
-    if not (language.startswith("de") or first == "I" or first.startswith("I'")):
-        words[0] = first[0].lower() + first[1:]
-    return " ".join(words)
+    return " ".join(words) or "…"
 
 
 def _masked_by(fused: FusedEmotion) -> str:
@@ -69,9 +63,7 @@ def compose(turn: Turn, recent: list[str], returning: bool = False) -> tuple[lis
         first = _pick(phrases.acknowledge[emotion], turn.turn_id, avoid)
     moves = phrases.therapist if personality == "therapist" else phrases.coach
     move = _pick(moves, turn.turn_id + "move", avoid)
-    reflect = _pick(phrases.reflect, turn.turn_id + "reflect", avoid).format(
-        quote=_quote(turn.text, turn.preferences.language)
-    )
+    reflect = _pick(phrases.reflect, turn.turn_id + "reflect", avoid).format(quote=_quote(turn.text))
     sentences = {1: [first], 2: [first, move], 3: [first, reflect, move]}[SENTENCES[turn.preferences.style]]
     intensity = min(0.8, fused.intensity) if fused else 0.5
     return sentences, REPLY_EMOTION[emotion], intensity

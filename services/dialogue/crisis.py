@@ -1,48 +1,67 @@
 """Crisis language, detected before any model sees the turn, answered with a vetted safe reply.
 
-Patterns (lower-cased, apostrophes normalised) in five groups: explicit suicidal intent, passive
-ideation, method-seeking, self-harm, and harm to others; English in full, and the core of the first,
-second and fourth groups in each other reply language of the web client (nl, de, fr, es, it, pt), where
-hyperbole ("ça va me tuer": this will kill me; "ik ga dood van de honger": I'm dying of hunger) is
-left out by asking for first-person intent and not "dying of" something. Only a counter is logged, never the words.
-The reply follows safe-messaging practice: acknowledge, do not lecture, point to people who can help
-now, keep the conversation open.
+Patterns in five groups: explicit suicidal intent, passive ideation, method-seeking, self-harm, and harm
+to others; English in full, and the first, second and fourth groups in each other reply language of the
+web client (nl, de, fr, es, it, pt). Text and patterns are compared lower-cased, without accents (so
+"nao tenho razao" typed without them, or text in decomposed Unicode, matches too), with apostrophes
+and spaces normalised. Everyday hyperbole is kept out by asking for first-person intent, for the
+phrase to end its clause ("I can't go on" but not "I can't go on the trip"), and not "dying of"
+something ("je vais mourir de rire", "ik ga dood van de honger", "mi ammazzo di lavoro"); someone else
+hurting the person ("il veut me faire du mal") is not self-harm. Only a counter is logged, never the
+words. The reply follows safe-messaging practice: acknowledge, do not lecture, point to people who can
+help now, keep the conversation open.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
+
+END = r"\s*($|[.,!?;:]|like\s+this|anymore|any\s+more)"
+"""The phrase ends its clause (or goes on with "like this" / "anymore")."""
 
 PATTERNS: dict[str, list[str]] = {
     "explicit": [
         r"\b(kill|killing|end|ending|take|taking)\s+(myself|my\s+(own\s+)?life)\b",
-        r"\bsuicid(e|al)\b",
-        r"\b(want|going|plan(ning)?|ready)\s+to\s+die\b",
-        r"\bi\s*('m| am)\s+going\s+to\s+(do\s+it|end\s+it)\b",
-        # The other reply languages of the web client: suicide named, or first-person intent to die.
-        r"\bzelfmoord|\bmezelf\s+(van\s+kant\s+maken|doden|ombrengen)\b|\b(wil|ga)\s+dood\b(?!\s+van\b)",
-        r"\bselbstmord|\bsuizid|\bmich\s+(umbringen|töten)\b|\b(will|möchte)\s+(sterben|nicht\s+mehr\s+leben)\b",
-        r"\bsuic[ií]d|\b(veux|vais|voudrais|envie\s+de)\s+(me\s+tuer|mourir(?!\s+d)|en\s+finir)\b",
-        r"\b(mettre\s+fin\s+à\s+(ma\s+vie|mes\s+jours))",
+        r"\bsuicid|\bzelfmoord|\bzelfdoding|\bselbstmord|\bsuizid|\bfreitod|\blebensmude\b",
+        r"\b(want|going|plan(ning)?|ready)\s+to\s+die\b(?!\s+(of|from|for|laughing)\b)",
+        r"\bi\s*('m| am)\s+going\s+to\s+(do\s+it|end\s+it)\b|\bend\s+it\s+all\b",
+        # nl
+        r"\bmezelf\s+(van\s+kant\s+maken|doden|ombrengen|iets\s+aandoen)\b|\bmaak\s+mezelf\s+van\s+kant\b",
+        r"\bwil\s+dood\b(?!\s+van\b)|\bwil\s+niet\s+meer\s+leven\b",
+        # de
+        r"\bich\s+(will|mochte|werde)\s+mich\s+(umbringen|toten)\b|\bbringe\s+mich\s+um\b",
+        r"\b(will|mochte)\s+(sterben|nicht\s+mehr\s+leben|tot\s+sein)\b",
+        # fr
+        r"\b(veux|voudrais|envie\s+de)\s+(me\s+tuer|mourir(?!\s+d)|en\s+finir(?!\s+avec\b)|crever(?!\s+d))",
+        r"\bvais\s+me\s+tuer\b|\bmettre\s+fin\s+a\s+(ma\s+vie|mes\s+jours)\b|\bne\s+veux\s+plus\s+vivre\b",
+        # es
         r"\b(quiero|voy\s+a|pienso\s+en)\s+(matarme|morir(me)?(?!\s+de\b)|quitarme\s+la\s+vida)\b",
-        r"\bacabar\s+con\s+mi\s+vida\b",
-        r"\b(voglio|vorrei|penso\s+di)\s+(uccidermi|ammazzarmi|morire|togliermi\s+la\s+vita|farla\s+finita)\b",
-        r"\b(quero|vou|penso\s+em)\s+(me\s+matar|morrer(?!\s+de\b)|tirar\s+a\s+minha\s+(própria\s+)?vida)\b",
-        r"\bacabar\s+com\s+a\s+minha\s+vida\b",
+        r"\bme\s+(voy\s+a|quiero)\s+(matar|morir)\b(?!\s+de\b)|\bacabar\s+con\s+mi\s+vida\b",
+        r"\bno\s+quiero\s+vivir" + r"\s*($|[.,!?;:]|mas\b|asi\b)",
+        # it
+        r"\b(voglio|vorrei|penso\s+di)\s+(uccidermi|ammazzarmi|morire(?!\s+d)|togliermi\s+la\s+vita"
+        r"|farla\s+finita(?!\s+con\b))",
+        r"\bmi\s+(voglio|vorrei)\s+(uccidere|ammazzare)\b|\bmi\s+ammazzo\b(?!\s+d)|\bnon\s+voglio\s+piu\s+vivere\b",
+        # pt
+        r"\b(quero|vou|penso\s+em)\s+(me\s+matar|morrer(?!\s+de\b)|tirar\s+a\s+minha\s+(propria\s+)?vida)\b",
+        r"\bqueria\s+morrer\b(?!\s+de\b)|\bacabar\s+com\s+a\s+minha\s+vida\b|\bnao\s+quero\s+mais\s+viver\b",
     ],
     "passive": [
         r"\b(wish|want)\s+(i\s+(was|were)\s+)?(dead|not\s+alive|gone|never\s+born)\b",
+        r"\bwish\s+i\s+(had|'d)\s+never\s+been\s+born\b",
         r"\b(no|don'?t\s+see\s+(a|any))\s+(reason|point)\s+(to|in)\s+(live|living|go(ing)?\s+on)\b",
         r"\bbetter\s+off\s+(dead|without\s+me)\b",
-        r"\bcan'?t\s+go\s+on\b",
-        r"\bdon'?t\s+want\s+to\s+(be\s+alive|live|wake\s+up)\b",
-        r"\b(dat\s+ik\s+dood\s+was|geen\s+reden\s+(meer\s+)?om\s+te\s+leven)\b",
-        r"\b(wäre\s+lieber\s+tot|kein(en)?\s+sinn\s+mehr\s+(zu\s+leben|im\s+leben))\b",
-        r"\b((plus|aucune)\s+raison\s+de\s+vivre|voudrais\s+être\s+mort)",
-        r"\b((ninguna|no\s+tengo)\s+razón\s+para\s+vivir|ojalá\s+estuviera\s+muert)",
-        r"\b(nessun\s+motivo\s+per\s+vivere|vorrei\s+essere\s+mort)",
-        r"\b((nenhuma|não\s+tenho)\s+razão\s+para\s+viver|queria\s+estar\s+mort)",
+        r"\bcan'?t\s+go\s+on" + END,
+        r"\bdon'?t\s+want\s+to\s+be\s+alive\b|\bdon'?t\s+want\s+to\s+(live|wake\s+up)" + END,
+        r"\bdat\s+ik\s+dood\s+was\b|\bgeen\s+reden\s+(meer\s+)?om\s+te\s+leven\b",
+        r"\bware\s+lieber\s+tot\b|\bkein(en)?\s+sinn\s+mehr\s+(zu\s+leben|im\s+leben)\b",
+        r"\b(will|mochte)\s+nicht\s+mehr\s+aufwachen\b",
+        r"\b(plus|aucune|pas)\s+(de\s+)?raison\s+de\s+vivre\b|\bvoudrais\s+etre\s+mort",
+        r"\b(ninguna|no\s+tengo)\s+razon(es)?\s+para\s+vivir\b|\bojala\s+estuviera\s+muert",
+        r"\bnessun\s+motivo\s+per\s+vivere\b|\bvorrei\s+essere\s+mort",
+        r"\b(nenhuma|nao\s+tenho)\s+(razao|motivo)\s+para\s+viver\b|\bqueria\s+estar\s+mort|\bquero\s+sumir\b",
     ],
     "method": [
         r"\bhow\s+(many|much)\s+\w+\s+(would\s+it\s+take\s+)?to\s+(die|overdose|kill)\b",
@@ -52,17 +71,33 @@ PATTERNS: dict[str, list[str]] = {
     "self_harm": [
         r"\b(cut|cutting|hurt|hurting|harm|harming|burn|burning)\s+myself\b",
         r"\bself[-\s]?harm\b",
-        r"\bmezelf\s+(snijden|pijn\s+doen|verwonden)\b|\bzelfbeschadiging",
-        r"\b(mich|mir)\s+(ritzen|selbst\s+verletzen)\b|\britze\s+mich\b|\bselbstverletzung",
-        r"\bme\s+(scarifier|mutiler|faire\s+du\s+mal)\b|\bautomutilation",
-        r"\b(hacerme\s+daño|cortarme|autolesion|autolesión)",
-        r"\b(farmi\s+del\s+male|tagliarmi)\b|\bautolesion",
-        r"\bme\s+(cortar|machucar|ferir)\b|\bautomutila|\bautolesão",
+        r"\bmezelf\s+(snijden|pijn\s+doen|verwonden)\b|\b(snijd|verwond)\s+mezelf\b|\bdoe\s+mezelf\s+pijn\b",
+        r"\bzelfbeschadiging",
+        r"\b(mich|mir)\s+(ritzen|selbst\s+verletzen)\b|\britze\s+mich\b|\bverletze\s+mich\s+selbst\b",
+        r"\bselbstverletzung",
+        r"\bme\s+(scarifier|scarifie|mutiler|mutile)\b|\bje\s+me\s+fais\s+du\s+mal\b|\bautomutilation",
+        r"\bje\s+(veux|vais|voudrais)\s+me\s+faire\s+du\s+mal\b|\bje\s+me\s+coupe\b(?!\s+(les|la|le|un|une)\b)",
+        r"\bcortarme\b(?!\s+(el|la|las|los|un|una)\b)|\bme\s+corto\b(?!\s+(el|la|las|los|un|una)\b)",
+        r"\b(quiero|voy\s+a|vuelvo\s+a)\s+hacerme\s+dano\b|\bme\s+hago\s+dano\b|\bautolesion",
+        r"\b(voglio|vado\s+a)\s+farmi\s+del\s+male\b|\bmi\s+faccio\s+del\s+male\b",
+        r"\b(tagliarmi|mi\s+taglio)\b(?!\s+(i|il|le|lo|la|gli|un|una)\b)",
+        r"\b(quero|vou)\s+me\s+(cortar|machucar|ferir)\b|\beu\s+me\s+(corto|machuco|firo)\b(?!\s+(o|a|os|as)\b)",
+        r"\bautomutila|\bautolesao",
     ],
     "harm_others": [
-        r"\b(kill|hurt|shoot|stab)\s+(him|her|them|someone|somebody|my\s+\w+)\b",
+        r"(?<!n't )(?<!not )\b(want|going|gonna|plan(ning)?|ready)\s+to\s+(kill|hurt|shoot|stab)\s+"
+        r"(him|her|them|someone|somebody|people|my\s+\w+)\b",
+        r"\bi\s*('ll| will)\s+(kill|shoot|stab)\s+(him|her|them|someone|somebody|you)\b",
     ],
 }
+
+
+def _plain(text: str) -> str:
+    """Lower case, no accents, one kind of apostrophe, single spaces: how text and patterns meet."""
+    decomposed = unicodedata.normalize("NFKD", text.lower().replace("’", "'"))
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+
+
 COMPILED = {group: [re.compile(p) for p in patterns] for group, patterns in PATTERNS.items()}
 
 
@@ -152,9 +187,9 @@ SAFE_REPLIES = {
 def detect(text: str) -> str | None:
     """The crisis group the text falls into, or None. Every language's patterns are checked whatever the
     preferences say: people write in the language they are in."""
-    normalised = text.lower().replace("’", "'")
+    plain = _plain(text)
     for group, patterns in COMPILED.items():
-        if any(pattern.search(normalised) for pattern in patterns):
+        if any(pattern.search(plain) for pattern in patterns):
             return group
     return None
 

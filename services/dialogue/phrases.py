@@ -18,7 +18,7 @@ class Phrasebook:
     masking: dict[str, list[str]]
     """By the modality the smile is at odds with: text (the words) or voice."""
     reflect: list[str]
-    """Each with a {quote} of the person's words."""
+    """Each with a {quote} of the person's words, in the language's quotation marks."""
     therapist: list[str]
     coach: list[str]
     greeting: dict[str, list[str]]
@@ -42,7 +42,7 @@ ENGLISH = Phrasebook(
         "voice": ["You're smiling, but your voice sounds heavier than your face.",
                   "Your face looks cheerful, yet your voice sounds strained."],
     },
-    reflect=["You said: {quote}.", "So {quote}.", "I heard that {quote}."],
+    reflect=["You said: “{quote}”.", "So, “{quote}”.", "I hear you saying: “{quote}”."],
     therapist=["What do you think is underneath that feeling?", "How long have you been feeling this way?",
                "What would help you feel a bit safer with it?", "What part of it weighs on you most?"],
     coach=["What is one small step you could take today?", "What would a good next move look like?",
@@ -78,7 +78,7 @@ DUTCH = Phrasebook(
         "voice": ["Je glimlacht, maar je stem klinkt zwaarder dan je gezicht.",
                   "Je gezicht ziet er vrolijk uit, maar je stem klinkt gespannen."],
     },
-    reflect=["Je zei: {quote}.", "Dus: {quote}.", "Ik hoorde: {quote}."],
+    reflect=["Je zei: ‘{quote}’.", "Dus: ‘{quote}’.", "Ik hoor je zeggen: ‘{quote}’."],
     therapist=["Wat denk je dat er onder dat gevoel zit?", "Hoe lang voel je je al zo?",
                "Wat zou je helpen om je er iets veiliger bij te voelen?", "Welk deel ervan weegt het zwaarst voor je?"],
     coach=["Wat is één kleine stap die je vandaag kunt zetten?", "Hoe zou een goede volgende stap eruitzien?",
@@ -86,13 +86,13 @@ DUTCH = Phrasebook(
            "Wat heeft je eerder geholpen in een moment als dit?"],
     greeting={
         "therapist": ["Hallo, fijn dat je er bent. Hoe voel je je vandaag?",
-                      "Hoi. Neem je tijd: wat houdt je vandaag bezig?"],
+                      "Hoi. Neem rustig de tijd: wat houdt je vandaag bezig?"],
         "coach": ["Hoi! Goed je te zien. Waar wil je vandaag aan werken?",
                   "Hallo! Wat is één ding dat je vandaag verder wilt brengen?"],
     },
     welcome_back={
         "therapist": ["Welkom terug, fijn je weer te zien. Hoe is het met je gegaan sinds ons laatste gesprek?",
-                      "Hallo weer. Hoe gaat het met je sinds de vorige keer?"],
+                      "Fijn dat je er weer bent. Hoe gaat het met je sinds de vorige keer?"],
         "coach": ["Welkom terug! Hoe is het gegaan sinds onze laatste sessie?",
                   "Goed je weer te zien! Wat is er in beweging gekomen sinds de vorige keer?"],
     },
@@ -114,8 +114,8 @@ GERMAN = Phrasebook(
         "voice": ["Du lächelst, aber deine Stimme klingt schwerer als dein Gesicht.",
                   "Dein Gesicht wirkt fröhlich, doch deine Stimme klingt angespannt."],
     },
-    reflect=["Du hast gesagt: {quote}.", "Also: {quote}.", "Ich habe gehört: {quote}."],
-    therapist=["Was, glaubst du, liegt unter diesem Gefühl?", "Wie lange fühlst du dich schon so?",
+    reflect=["Du hast gesagt: „{quote}“.", "Also: „{quote}“.", "Ich höre dich sagen: „{quote}“."],
+    therapist=["Was, glaubst du, liegt hinter diesem Gefühl?", "Wie lange fühlst du dich schon so?",
                "Was würde dir helfen, dich damit etwas sicherer zu fühlen?",
                "Welcher Teil davon belastet dich am meisten?"],
     coach=["Was ist ein kleiner Schritt, den du heute gehen könntest?", "Wie sähe ein guter nächster Schritt aus?",
@@ -129,7 +129,7 @@ GERMAN = Phrasebook(
     },
     welcome_back={
         "therapist": ["Willkommen zurück, schön, dich wiederzusehen. Wie ist es dir seit unserem letzten Gespräch "
-                      "ergangen?", "Hallo wieder. Wie geht es dir seit dem letzten Mal?"],
+                      "ergangen?", "Schön, dass du wieder da bist. Wie geht es dir seit dem letzten Mal?"],
         "coach": ["Willkommen zurück! Wie ist es seit unserer letzten Sitzung gelaufen?",
                   "Schön, dich wiederzusehen! Was hat sich seit dem letzten Mal bewegt?"],
     },
@@ -151,13 +151,14 @@ FRENCH = Phrasebook(
         "voice": ["Tu souris, mais ta voix semble plus lourde que ton visage.",
                   "Ton visage a l'air joyeux, pourtant ta voix semble tendue."],
     },
-    reflect=["Tu as dit : {quote}.", "Donc : {quote}.", "J'ai entendu : {quote}."],
-    therapist=["Qu'est-ce qui se cache, selon toi, sous ce sentiment ?", "Depuis combien de temps te sens-tu ainsi ?",
-               "Qu'est-ce qui t'aiderait à vivre cela avec un peu plus de sécurité ?",
+    reflect=["Tu as dit : « {quote} ».", "Donc : « {quote} ».", "Je t'entends dire : « {quote} »."],
+    therapist=["Qu'est-ce qui se cache, selon toi, derrière ce sentiment ?",
+               "Depuis combien de temps te sens-tu ainsi ?",
+               "Qu'est-ce qui t'aiderait à te sentir un peu plus en sécurité face à ça ?",
                "Quelle partie de tout cela te pèse le plus ?"],
     coach=["Quel petit pas pourrais-tu faire aujourd'hui ?", "À quoi ressemblerait une bonne prochaine étape ?",
            "Choisissons une chose que tu peux changer cette semaine.",
-           "Qu'est-ce qui t'a aidé auparavant dans un moment comme celui-ci ?"],
+           "Qu'est-ce qui t'a été utile avant, dans un moment comme celui-ci ?"],
     greeting={
         "therapist": ["Bonjour, ça me fait plaisir que tu sois là. Comment te sens-tu aujourd'hui ?",
                       "Salut. Prends ton temps : qu'est-ce qui te préoccupe aujourd'hui ?"],
@@ -176,7 +177,7 @@ SPANISH = Phrasebook(
     acknowledge={
         "Happy": ["Parece que las cosas van bien ahora mismo.", "Noto cierta ligereza en cómo lo dices.",
                   "Eso suena realmente bien."],
-        "Sad": ["Eso suena muy pesado.", "Noto lo difícil que es esto para ti.", "Parece que llevas mucho encima."],
+        "Sad": ["Eso suena muy duro.", "Noto lo difícil que es esto para ti.", "Parece que llevas mucho encima."],
         "Angry": ["Parece que esto te frustró de verdad.", "Noto cuánto te molestó eso.",
                   "Eso suena realmente injusto contigo."],
         "Neutral": ["Gracias por contármelo.", "Te escucho.", "De acuerdo, te sigo."],
@@ -187,7 +188,7 @@ SPANISH = Phrasebook(
         "voice": ["Estás sonriendo, pero tu voz suena más pesada que tu cara.",
                   "Tu cara parece alegre, pero tu voz suena tensa."],
     },
-    reflect=["Dijiste: {quote}.", "Entonces: {quote}.", "Te escuché decir: {quote}."],
+    reflect=["Dijiste: «{quote}».", "Entonces: «{quote}».", "Te escucho decir: «{quote}»."],
     therapist=["¿Qué crees que hay debajo de ese sentimiento?", "¿Desde cuándo te sientes así?",
                "¿Qué te ayudaría a llevarlo con un poco más de calma?", "¿Qué parte de todo esto te pesa más?"],
     coach=["¿Cuál es un pequeño paso que podrías dar hoy?", "¿Cómo sería un buen siguiente paso?",
@@ -195,7 +196,7 @@ SPANISH = Phrasebook(
            "¿Qué te ha funcionado antes en un momento como este?"],
     greeting={
         "therapist": ["Hola, me alegra que estés aquí. ¿Cómo te sientes hoy?",
-                      "Hola. Tómate tu tiempo: ¿qué tienes en mente hoy?"],
+                      "Hola. Tómate tu tiempo: ¿de qué te gustaría hablar hoy?"],
         "coach": ["¡Hola! Me alegra verte. ¿En qué te gustaría trabajar hoy?",
                   "¡Hola! ¿Qué te gustaría sacar adelante hoy?"],
     },
@@ -223,15 +224,15 @@ ITALIAN = Phrasebook(
         "voice": ["Stai sorridendo, ma la tua voce sembra più pesante del tuo viso.",
                   "Il tuo viso sembra allegro, eppure la tua voce sembra tesa."],
     },
-    reflect=["Hai detto: {quote}.", "Quindi: {quote}.", "Ho sentito: {quote}."],
+    reflect=["Hai detto: «{quote}».", "Quindi: «{quote}».", "Mi stai dicendo: «{quote}»."],
     therapist=["Cosa pensi ci sia sotto questa sensazione?", "Da quanto tempo ti senti così?",
-               "Cosa ti aiuterebbe a viverla con un po' più di sicurezza?", "Quale parte ti pesa di più?"],
+               "Cosa ti aiuterebbe a sentirti un po' più al sicuro?", "Quale parte ti pesa di più?"],
     coach=["Qual è un piccolo passo che potresti fare oggi?", "Come sarebbe un buon prossimo passo?",
            "Scegliamo una cosa che puoi cambiare questa settimana.",
            "Cosa ti ha aiutato in passato in un momento come questo?"],
     greeting={
         "therapist": ["Ciao, sono felice che tu sia qui. Come ti senti oggi?",
-                      "Ciao. Prenditi il tuo tempo: cosa hai in mente oggi?"],
+                      "Ciao. Prenditi il tuo tempo: di cosa ti va di parlare oggi?"],
         "coach": ["Ciao! Che bello vederti. Su cosa vorresti lavorare oggi?",
                   "Ciao! Qual è una cosa che vorresti far avanzare oggi?"],
     },
@@ -239,19 +240,19 @@ ITALIAN = Phrasebook(
         "therapist": ["Che bello rivederti. Come stai dalla nostra ultima conversazione?",
                       "Ciao di nuovo. Come vanno le cose dall'ultima volta?"],
         "coach": ["Che bello riaverti qui! Com'è andata dalla nostra ultima sessione?",
-                  "Felice di rivederti! Cosa si è mosso dall'ultima volta?"],
+                  "Felice di rivederti! Cosa è cambiato dall'ultima volta?"],
     },
 )  # fmt: skip
 
 PORTUGUESE = Phrasebook(
     acknowledge={
         "Happy": ["Parece que as coisas estão boas agora.", "Sinto uma certa leveza no jeito como você diz isso.",
-                  "Isso parece mesmo bom."],
+                  "Que bom ouvir isso."],
         "Sad": ["Isso parece muito pesado.", "Percebo o quanto isso está difícil para você.",
                 "Parece que você está carregando muita coisa."],
         "Angry": ["Parece que isso te frustrou de verdade.", "Percebo o quanto isso te incomodou.",
                   "Isso parece realmente injusto com você."],
-        "Neutral": ["Obrigado por me contar.", "Estou ouvindo.", "Certo, estou acompanhando."],
+        "Neutral": ["Agradeço por você me contar.", "Estou ouvindo.", "Certo, estou acompanhando."],
     },
     masking={
         "text": ["Você está sorrindo, mas suas palavras soam mais pesadas que seu rosto.",
@@ -259,7 +260,7 @@ PORTUGUESE = Phrasebook(
         "voice": ["Você está sorrindo, mas sua voz soa mais pesada que seu rosto.",
                   "Seu rosto parece alegre, mas sua voz soa tensa."],
     },
-    reflect=["Você disse: {quote}.", "Então: {quote}.", "Eu ouvi: {quote}."],
+    reflect=["Você disse: “{quote}”.", "Então: “{quote}”.", "Ouvi você dizer: “{quote}”."],
     therapist=["O que você acha que está por trás desse sentimento?", "Há quanto tempo você se sente assim?",
                "O que ajudaria você a lidar com isso com um pouco mais de segurança?",
                "Que parte disso pesa mais para você?"],
