@@ -26,6 +26,7 @@ from mrrrme.store import async_url
 from mrrrme.store.schema import Message, Summary
 from services.asr.service import build as build_asr
 from services.asr.settings import AsrSettings
+from services.dialogue import phrases
 from services.dialogue.service import build as build_dialogue
 from services.dialogue.settings import DialogueSettings
 from services.face.service import build as build_face
@@ -109,6 +110,31 @@ async def test_speech_and_a_face_get_emotions_then_a_spoken_lip_synced_reply(
         assert reply["synthetic"] is True and duration == reply["duration"] > 0.3
         assert reply["visemes"] and all(0 <= v["t"] <= duration for v in reply["visemes"])
         assert reply["emotion"] == "Happy" and reply["text"]
+
+
+async def test_a_typed_message_in_german_gets_a_german_reply_spoken_with_german_phonetics(
+    gateway: str, nats_server: NatsServer, redis_server: RedisServer
+) -> None:
+    """The text-only mode with the language preference, through the whole lite mesh."""
+    async with started(*mesh(nats_server.url, redis_server.url)):
+        token = await new_user(gateway, "sprecher")
+        async with GatewayClient.connect(gateway, token) as client:
+            await client.send_json({"type": "preferences", "language": "de", "style": "detailed"})
+            await client.send_json({"type": "speech_end", "text": "Meine Arbeit war diese Woche furchtbar"})
+            replies: list[dict[str, Any]] = []
+            async with asyncio.timeout(60):
+                async for _, event in client.events():
+                    if event["type"] == "llm_response":
+                        replies.append(event)
+                        if event["final"]:
+                            break
+    german = phrases.GERMAN
+    assert len(replies) == 3 and replies[1]["text"] in [r.format(quote="Meine Arbeit war diese Woche furchtbar")
+                                                         for r in german.reflect]  # fmt: skip
+    assert replies[2]["text"] in german.therapist
+    for reply in replies:
+        duration = wav_seconds(reply["audio"])
+        assert duration > 0.5 and reply["visemes"] and all(0 <= v["t"] <= duration for v in reply["visemes"])
 
 
 async def test_speaking_over_a_reply_interrupts_it(
