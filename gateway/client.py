@@ -210,7 +210,8 @@ async def run(args: argparse.Namespace) -> int:
     frames = jpeg_frames(args.image, args.video) if (args.image or args.video) else None
     async with GatewayClient.connect(args.url, token, binary=not args.json) as client:
         print(f"{0.0:7.3f}s  ready  session {client.session_id}", flush=True)
-        await client.send_json({"type": "preferences", "personality": args.personality, "style": args.style})
+        preferences = {"personality": args.personality, "style": args.style, "language": args.language}
+        await client.send_json({"type": "preferences", **preferences})
 
         async def printer() -> None:
             async for at, event in client.events():
@@ -253,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--linger", type=float, default=10.0, help="seconds to keep listening after sending")
     parser.add_argument("--personality", choices=["therapist", "coach"], default="therapist")
     parser.add_argument("--style", choices=["brief", "balanced", "detailed"], default="balanced")
+    parser.add_argument("--language", default="en", help="reply language, e.g. en, nl, de, fr, es, it, pt")
     parser.add_argument("--json", action="store_true", help="send media as JSON/base64 instead of binary frames")
     args = parser.parse_args(argv)
     try:

@@ -226,10 +226,11 @@ def test_masking_names_what_the_smile_is_at_odds_with(hidden: str) -> None:
         text=ModalityShare(reading=sad if hidden == "text" else happy, weight=0.3),
         masking=True,
     )  # fmt: skip
-    reply, _, _ = composer.compose(
+    reply, expression, _ = composer.compose(
         Turn(session_id="d1", turn_id=new_id(), text="I am fine", fused=fused, preferences=Preferences()), []
     )
     assert reply[0] in phrases.ENGLISH.masking[hidden]
+    assert expression == "Neutral"  # the avatar does not mirror the smile the words contradict
 
 
 def test_the_reflection_quotes_the_first_clause_word_for_word_without_markup() -> None:

@@ -65,5 +65,7 @@ def compose(turn: Turn, recent: list[str], returning: bool = False) -> tuple[lis
     move = _pick(moves, turn.turn_id + "move", avoid)
     reflect = _pick(phrases.reflect, turn.turn_id + "reflect", avoid).format(quote=_quote(turn.text))
     sentences = {1: [first], 2: [first, move], 3: [first, reflect, move]}[SENTENCES[turn.preferences.style]]
+    if fused is not None and fused.masking:
+        return sentences, "Neutral", 0.4  # calm attention: not the smile the words contradict
     intensity = min(0.8, fused.intensity) if fused else 0.5
     return sentences, REPLY_EMOTION[emotion], intensity
