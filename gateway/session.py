@@ -439,7 +439,13 @@ class ClientSession:
                 text = message.text.strip()
                 if len(text) > 2000:
                     raise ProtocolError("text_too_long", "typed text is limited to 2000 characters")
-                transcript = Transcript(session_id=self.session_id, utterance_id=new_id(), text=text, source="typed")
+                transcript = Transcript(
+                    session_id=self.session_id,
+                    utterance_id=new_id(),
+                    text=text,
+                    source="typed",
+                    language=self.preferences.language,  # what the person said they write in
+                )
                 await self._publish(subjects.transcript(self.session_id), transcript)
         elif isinstance(message, protocol.PreferencesUpdate):
             await self._update_preferences(message)

@@ -128,7 +128,7 @@ class Transcript(Message, kw_only=True, frozen=True):
 class TextEmotion(Message, kw_only=True, frozen=True):
     utterance_id: str
     reading: EmotionReading | None
-    """None when the transcript is empty."""
+    """None when the transcript is in a language the text model does not read."""
 
 
 class ModalityShare(msgspec.Struct, kw_only=True, frozen=True):

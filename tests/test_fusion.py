@@ -184,6 +184,22 @@ async def test_emotions_whose_transcript_never_comes_are_fused_without_a_turn(
     assert pending == 0  # no words, no turn
 
 
+async def test_words_with_no_reading_at_all_are_still_a_turn(
+    own_nats_server: NatsServer, redis_server: RedisServer, own_nc: NATS
+) -> None:
+    """Typed text in a language the text model does not read, and no camera: nothing to fuse, but the
+    person wrote something and gets an answer."""
+    sid, uid = "fus7", new_id()
+    fused = await inbox(own_nc, subjects.fused_emotion(sid), FusedEmotion)
+    async with fusion(own_nats_server, redis_server, live_interval_s=60):
+        typed = Transcript(session_id=sid, utterance_id=uid, text="Meine Woche war schwer", source="typed")
+        await send(own_nc, subjects.transcript(sid), typed)
+        await send(own_nc, subjects.text_emotion(sid), TextEmotion(session_id=sid, utterance_id=uid, reading=None))
+        (turn,) = await turns_of(own_nc, sid, 1)
+    assert turn.text == "Meine Woche war schwer" and turn.fused is None
+    assert fused.items == []
+
+
 async def test_two_replicas_sharing_one_session_fuse_each_utterance_exactly_once(
     own_nats_server: NatsServer, redis_server: RedisServer, own_nc: NATS
 ) -> None:

@@ -12,7 +12,7 @@ from mrrrme.stack.infra import NatsServer
 from services.text import rules
 from services.text.backends.lite import LiteTextBackend
 from services.text.lite_model import is_test, load_corpus
-from services.text.service import build
+from services.text.service import TextAnalyser, build
 from services.text.settings import TextSettings
 from tests.mesh import inbox
 
@@ -110,3 +110,18 @@ async def test_service_answers_text_and_refuses_empty_or_huge_text(nats_server: 
         (event,) = await events.wait_for(1)
     assert sorted(e.code for e in errors.items) == ["empty_text", "empty_text", "text_too_long"]
     assert event.reading.emotion == "Happy"
+
+
+def test_a_transcript_in_a_language_the_model_does_not_read_gets_no_reading(lite: LiteTextBackend) -> None:
+    analyser = TextAnalyser(TextSettings(backend="lite"), lite)
+    words = {"en": "I am so happy to see you!", "en-GB": "I am so happy to see you!", None: "I am so happy!",
+             "de": "Ich bin so froh, dich zu sehen!"}  # fmt: skip
+    results = analyser.analyse(
+        [Transcript(session_id="t", utterance_id=new_id(), text=text, language=language) for language, text in
+         words.items()]
+    )  # fmt: skip
+    readings = [r.reading for r in results if isinstance(r, TextEmotion)]
+    assert [r.emotion if r else None for r in readings] == ["Happy", "Happy", "Happy", None]
+    multilingual = TextAnalyser(TextSettings(backend="lite", languages="en, de"), lite)
+    (german,) = multilingual.analyse([Transcript(session_id="t", utterance_id=new_id(), text="froh", language="de")])
+    assert isinstance(german, TextEmotion) and german.reading is not None

@@ -81,24 +81,28 @@ class Fuser:
             text_chars=len(transcript.text.strip()) if transcript else 0,
         )
         result = rules.fuse(inputs, self.weights)
-        if result is None:
-            log.info("fusion: nothing to fuse for an utterance of session %s", sid[:8])
-            return
-        fused = FusedEmotion(
-            session_id=sid,
-            utterance_id=uid,
-            emotion=result.emotion,  # type: ignore[arg-type]
-            intensity=result.intensity,
-            probabilities=result.probabilities,
-            face=_share(inputs.face, result.weights["face"], inputs.face_quality if face else None),
-            voice=_share(inputs.voice, result.weights["voice"]),
-            text=_share(inputs.text, result.weights["text"]),
-            conflict=result.conflict,
-            masking=result.masking,
-            evidence=result.evidence,
+        fused = (
+            None
+            if result is None
+            else FusedEmotion(
+                session_id=sid,
+                utterance_id=uid,
+                emotion=result.emotion,  # type: ignore[arg-type]
+                intensity=result.intensity,
+                probabilities=result.probabilities,
+                face=_share(inputs.face, result.weights["face"], inputs.face_quality if face else None),
+                voice=_share(inputs.voice, result.weights["voice"]),
+                text=_share(inputs.text, result.weights["text"]),
+                conflict=result.conflict,
+                masking=result.masking,
+                evidence=result.evidence,
+            )
         )
-        await self.service.publish(subjects.fused_emotion(sid), fused, parent=ctx)
+        if fused is not None:
+            await self.service.publish(subjects.fused_emotion(sid), fused, parent=ctx)
         if transcript is not None and transcript.text.strip():
+            # No reading at all (typed text in a language the text model does not read, no camera): the
+            # words are still a turn, answered without an emotion context.
             turn = Turn(
                 session_id=sid,
                 turn_id=uid,

@@ -16,7 +16,15 @@ class TextAnalyser:
         self.settings = settings
         self.backend = backend
 
-    def check(self, transcript: Transcript) -> str | BadInput:
+    def reads(self, transcript: Transcript) -> bool:
+        """An English model scoring German words would only add noise: other languages get no reading.
+        A transcript with no language (typed text before preferences) is read."""
+        language = (transcript.language or "").split("-")[0].lower()
+        return not language or language in {code.strip().lower() for code in self.settings.languages.split(",")}
+
+    def check(self, transcript: Transcript) -> str | BadInput | None:
+        if not self.reads(transcript):
+            return None
         text = transcript.text.strip()
         if not text:
             return BadInput("empty_text", "the transcript is empty: there are no words to read emotion from")
@@ -37,6 +45,10 @@ class TextAnalyser:
         for transcript, text in zip(transcripts, checked, strict=True):
             if isinstance(text, BadInput):
                 results.append(text)
+                continue
+            if text is None:
+                results.append(TextEmotion(session_id=transcript.session_id, utterance_id=transcript.utterance_id,
+                                           reading=None))  # fmt: skip
                 continue
             probabilities = emotions.to_four(next(scores))
             if self.settings.rules:

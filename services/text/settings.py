@@ -16,4 +16,9 @@ class TextSettings(ModelSettings):
     max_batch: int = Field(16, description="Most texts in one model call")
     max_wait_ms: float = Field(10.0, description="How long a text waits for a batch to fill")
     max_chars: int = Field(5000, description="Longer texts are refused")
+    languages: str = Field(
+        "en",
+        description="Comma-separated languages the model and the rules read (both backends' models are English); "
+        "a transcript in another language gets no text reading, and fusion weighs the face and voice",
+    )
     rules: bool = Field(True, description="Apply the rule overrides (negation, intensifiers, explicit emotion words)")
