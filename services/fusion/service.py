@@ -81,24 +81,9 @@ class Fuser:
             text_chars=len(transcript.text.strip()) if transcript else 0,
         )
         result = rules.fuse(inputs, self.weights)
-        fused = (
-            None
-            if result is None
-            else FusedEmotion(
-                session_id=sid,
-                utterance_id=uid,
-                emotion=result.emotion,  # type: ignore[arg-type]
-                intensity=result.intensity,
-                probabilities=result.probabilities,
-                face=_share(inputs.face, result.weights["face"], inputs.face_quality if face else None),
-                voice=_share(inputs.voice, result.weights["voice"]),
-                text=_share(inputs.text, result.weights["text"]),
-                conflict=result.conflict,
-                masking=result.masking,
-                evidence=result.evidence,
-            )
-        )
-        if fused is not None:
+        fused = None
+        if result is not None:
+            fused = self._fused_emotion(sid, uid, inputs, result, quality=face[1] if face else None)
             await self.service.publish(subjects.fused_emotion(sid), fused, parent=ctx)
         if transcript is not None and transcript.text.strip():
             # No reading at all (typed text in a language the text model does not read, no camera): the
@@ -113,6 +98,24 @@ class Fuser:
             )
             # The utterance id is the message id: a re-fused utterance is de-duplicated by JetStream.
             await self.service.publish_durable(subjects.turn(sid), turn, parent=ctx, msg_id=uid)
+
+    @staticmethod
+    def _fused_emotion(
+        sid: str, uid: str, inputs: rules.Inputs, result: rules.Fusion, quality: float | None
+    ) -> FusedEmotion:
+        return FusedEmotion(
+            session_id=sid,
+            utterance_id=uid,
+            emotion=result.emotion,  # type: ignore[arg-type]
+            intensity=result.intensity,
+            probabilities=result.probabilities,
+            face=_share(inputs.face, result.weights["face"], quality),
+            voice=_share(inputs.voice, result.weights["voice"]),
+            text=_share(inputs.text, result.weights["text"]),
+            conflict=result.conflict,
+            masking=result.masking,
+            evidence=result.evidence,
+        )
 
     async def on_face(self, face: FaceEmotion, ctx: Context) -> None:
         if face.reading is None:

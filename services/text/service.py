@@ -15,12 +15,13 @@ class TextAnalyser:
     def __init__(self, settings: TextSettings, backend: TextBackend) -> None:
         self.settings = settings
         self.backend = backend
+        self.languages = {code.strip().lower() for code in settings.languages.split(",") if code.strip()}
 
     def reads(self, transcript: Transcript) -> bool:
         """An English model scoring German words would only add noise: other languages get no reading.
         A transcript with no language (typed text before preferences) is read."""
         language = (transcript.language or "").split("-")[0].lower()
-        return not language or language in {code.strip().lower() for code in self.settings.languages.split(",")}
+        return not language or language in self.languages
 
     def check(self, transcript: Transcript) -> str | BadInput | None:
         if not self.reads(transcript):
