@@ -33,7 +33,7 @@ from gateway.vad import CHUNK, SileroVad
 from mrrrme import subjects
 from mrrrme.contracts import AccountEvent, ContractError, HealthReport, decode, encode
 from mrrrme.erasure import erase_session_state
-from mrrrme.runtime import connect_nats
+from mrrrme.runtime import connect_nats, sync_with_server
 from mrrrme.store import Database, privacy
 from mrrrme.streams import ensure_streams
 
@@ -68,7 +68,7 @@ class GatewayState:
     async def announce(self, event: AccountEvent) -> None:
         """Tell every gateway replica (this one included) so that the user's sockets act on it now."""
         await self.nc.publish(subjects.ACCOUNT_EVENTS, encode(event))
-        await self.nc.flush()
+        await sync_with_server(self.nc)
 
     async def on_account_event(self, msg: Msg) -> None:
         try:

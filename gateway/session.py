@@ -31,6 +31,7 @@ from gateway.vad import Segmenter, SegmenterConfig, SegmentEvent
 from mrrrme import subjects
 from mrrrme.contracts import Control, Frame, Preferences, SessionEnded, Transcript, Turn, Utterance, encode, new_id
 from mrrrme.interrupts import Interrupts
+from mrrrme.runtime import sync_with_server
 from mrrrme.runtime.metrics import subject_kind
 from mrrrme.runtime.tracing import TraceContext, make_headers
 from mrrrme.store import records
@@ -339,7 +340,7 @@ class ClientSession:
         self.state.metrics.connections.inc()
         for subject in subjects.session_subjects(self.session_id):
             self._subscriptions.append(await self.state.nc.subscribe(subject, cb=self._on_event))
-        await self.state.nc.flush()  # registered at the server before the client hears `ready`
+        await sync_with_server(self.state.nc)  # registered at the server before the client hears `ready`
         s = self.settings
         self.send(
             "ready",

@@ -12,7 +12,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from mrrrme.contracts import decode
-from mrrrme.runtime import Service
+from mrrrme.runtime import Service, sync_with_server
 
 
 class Inbox:
@@ -38,7 +38,7 @@ class Inbox:
 async def inbox(nc: NATS, subject: str, schema: type[msgspec.Struct]) -> Inbox:
     box = Inbox(schema)
     await nc.subscribe(subject, cb=box.collect)
-    await nc.flush()
+    await sync_with_server(nc)
     return box
 
 

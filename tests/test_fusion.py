@@ -25,7 +25,7 @@ from mrrrme.contracts import (
     new_id,
     reading_from_probabilities,
 )
-from mrrrme.runtime import Service
+from mrrrme.runtime import Service, sync_with_server
 from mrrrme.stack.infra import NatsServer, RedisServer
 from services.fusion.service import build
 from services.fusion.settings import FusionSettings
@@ -71,7 +71,7 @@ async def turns_of(nc: NATS, sid: str, count: int) -> list[Turn]:
 
 async def send(nc: NATS, subject: str, message: object) -> None:
     await nc.publish(subject, encode(message))  # type: ignore[arg-type]
-    await nc.flush()
+    await sync_with_server(nc)
 
 
 async def fused_or_state(fused: Inbox, redis_server: RedisServer, sid: str, uid: str) -> list[FusedEmotion]:

@@ -29,6 +29,7 @@ from mrrrme.contracts import (
     decode,
     encode,
 )
+from mrrrme.runtime import sync_with_server
 from mrrrme.stack.infra import NatsServer, RedisServer
 from tests.accounts import new_user
 from tests.conftest import gateway_settings, running_gateway
@@ -73,7 +74,7 @@ class Subscription:
 async def subscribe(nc: NATS, subject: str, schema: type[msgspec.Struct]) -> Subscription:
     sub = Subscription(schema)
     await nc.subscribe(subject, cb=sub.collect)
-    await nc.flush()
+    await sync_with_server(nc)
     return sub
 
 

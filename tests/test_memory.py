@@ -16,7 +16,7 @@ from nats.aio.msg import Msg
 from gateway.client import GatewayClient
 from mrrrme import subjects
 from mrrrme.contracts import EmotionReading, FusedEmotion, ModalityShare, Turn, TurnRecord, encode, new_id
-from mrrrme.runtime import Service
+from mrrrme.runtime import Service, sync_with_server
 from mrrrme.stack.infra import NatsServer, RedisServer
 from mrrrme.store import Database
 from services.dialogue.service import build as build_dialogue
@@ -148,7 +148,7 @@ async def frames_published(nc: Any, sid: str) -> list[float]:
         seen.append(time.monotonic())
 
     await nc.subscribe(subjects.frame(sid), cb=on_frame)
-    await nc.flush()
+    await sync_with_server(nc)
     return seen
 
 

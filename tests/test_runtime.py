@@ -16,7 +16,7 @@ from nats.aio.msg import Msg
 from gateway.directory import discover
 from mrrrme import subjects
 from mrrrme.contracts import ErrorEvent, ReplySentence, Transcript, Turn, Utterance, decode, encode, new_id
-from mrrrme.runtime import BatchPolicy, MicroBatcher
+from mrrrme.runtime import BatchPolicy, MicroBatcher, sync_with_server
 from mrrrme.runtime.tracing import MSG_ID, SESSION, TRACEPARENT, TraceContext
 from mrrrme.stack.infra import NatsServer
 from mrrrme.streams import ensure_streams
@@ -132,6 +132,29 @@ async def test_bad_units_get_error_events_and_the_worker_keeps_serving(nats_serv
         assert "mrrrme_echo_handler_seconds_bucket" in body
 
 
+async def test_a_subscription_is_live_at_the_server_once_synced(nats_server: NatsServer, nc: NATS) -> None:
+    """The barrier every "ready" relies on: after `sync_with_server`, a message another connection
+    publishes reaches the new subscription. (With a single nats-py `flush()` about one in eight of these were
+    missed: its PING overtakes SUBs still waiting in the client's buffer.)"""
+    publisher = await nats.connect(nats_server.url)
+    received: list[str] = []
+
+    async def collect(msg: Msg) -> None:
+        received.append(msg.subject)
+
+    rounds = 200
+    for i in range(rounds):
+        for k in range(5):  # several SUBs in the buffer at once, as a service's start makes them
+            await nc.subscribe(f"test.sync.{i}.{k}", cb=collect)
+        await sync_with_server(nc)
+        await publisher.publish(f"test.sync.{i}.0", b"x")
+        await asyncio.sleep(0.005)  # both connections idle again, as between a service's start and its first unit
+    await sync_with_server(publisher)
+    await sync_with_server(nc)
+    await publisher.close()
+    assert len(received) == rounds, f"{rounds - len(received)} of {rounds} new subscriptions missed their message"
+
+
 async def test_results_carry_the_trace_session_and_a_new_message_id(nats_server: NatsServer, nc: NATS) -> None:
     transcripts = Collector(Transcript)
     await nc.subscribe(subjects.transcript("trace1"), cb=transcripts.cb)
@@ -197,7 +220,7 @@ async def test_killing_one_of_two_replicas_mid_stream_loses_only_what_it_had_tak
         unit = utterance("kill1")
         sent.append(unit.utterance_id)
         await nc.publish(subjects.utterance("kill1"), encode(unit))
-        await nc.flush()
+        await sync_with_server(nc)
         if i == 60:
             first.process.kill()  # type: ignore[attr-defined]
         await asyncio.sleep(0.02)
@@ -246,7 +269,9 @@ async def test_durable_turns_survive_sigterm_and_restart_without_duplicates(
     nc = await nats.connect(own_nats_server.url)
     replies = Collector(ReplySentence)
     await nc.subscribe(subjects.reply_text("dur1"), cb=replies.cb)
-    env = {"NATS_URL": own_nats_server.url, "MRRRME_ECHO_DURABLE": "true", "MRRRME_ECHO_DELAY_MS": "50"}
+    # 40 turns of 200 ms, 4 at a time: 2 s of work, so SIGTERM lands mid-stream even when a busy
+    # machine delays this test by a second or more (50 ms turns were once all done before it).
+    env = {"NATS_URL": own_nats_server.url, "MRRRME_ECHO_DURABLE": "true", "MRRRME_ECHO_DELAY_MS": "200"}
     worker = spawn("tests.workers.echo", **env)
     await worker.wait_ready()  # type: ignore[attr-defined]
     turns = await _publish_turns(nc, "dur1", [f"turn {i}" for i in range(40)])

@@ -36,6 +36,7 @@ from mrrrme.contracts import ContractError, ErrorEvent, HealthReport, decode, en
 from mrrrme.runtime.batching import BatchPolicy, MicroBatcher
 from mrrrme.runtime.health import HealthServer
 from mrrrme.runtime.metrics import ServiceMetrics, subject_kind
+from mrrrme.runtime.roundtrip import sync_with_server
 from mrrrme.runtime.tracing import MSG_ID, SESSION, TRACEPARENT, TraceContext, make_headers
 from mrrrme.settings import MeshSettings, ServiceSettings
 from mrrrme.streams import ensure_streams
@@ -299,9 +300,9 @@ class Service:
             await self._subscribe(consumer)
         for stream_consumer in self._streams:
             stream_consumer.task = asyncio.create_task(self._pull_loop(stream_consumer), name=stream_consumer.durable)
-        # A round trip to the server: every SUB above is registered there before we call ourselves
-        # ready, so a unit published right after readiness cannot fall into the gap.
-        await self.nc.flush()
+        # Every SUB above is registered at the server before we call ourselves ready, so a unit
+        # published right after readiness cannot fall into the gap.
+        await sync_with_server(self.nc)
         self._ready = True
         self.metrics.ready.set(1)
         log.info("%s: ready (backend %s)", self.name, self.backend or "-")
