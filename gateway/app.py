@@ -147,6 +147,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         )
         state = GatewayState(settings, nc, js, redis, db, accounts, throttle, vad, metrics)
         await nc.subscribe(subjects.ACCOUNT_EVENTS, cb=state.on_account_event)
+        await sync_with_server(nc)  # a logout announced by another replica from now on reaches us
         app.state.gateway = state
         log.info("gateway ready on http://%s:%d", settings.host, settings.port)
         try:
