@@ -212,8 +212,22 @@ def test_every_phrasebook_has_every_part_with_a_choice_of_phrasings() -> None:
             assert len(book.greeting[personality]) >= 2 and len(book.welcome_back[personality]) >= 2
         assert all(len(book.masking[modality]) >= 2 for modality in ("text", "voice")), language
         assert len(book.reflect) >= 3 and all("{quote}" in r for r in book.reflect)
-        assert len(book.therapist) >= 4 and len(book.coach) >= 4, language
+        assert len(book.therapist) >= 4 and len(book.coach) >= 4 and len(book.savour) >= 3, language
     assert phrases.book("pt-BR") is phrases.PORTUGUESE and phrases.book("ja") is phrases.ENGLISH
+
+
+@pytest.mark.parametrize("language", sorted(phrases.BOOKS))
+def test_the_therapist_asks_about_a_good_feeling_what_made_it_not_what_weighs(language: str) -> None:
+    book = phrases.BOOKS[language]
+    good = FusedEmotion(session_id="d1", utterance_id="u", emotion="Happy", intensity=0.7,
+                        probabilities=[0.1, 0.7, 0.1, 0.1])  # fmt: skip
+    for _ in range(10):  # each turn id picks its own phrasing
+        happy = Turn(session_id="d1", turn_id=new_id(), text="I passed", fused=good,
+                     preferences=Preferences(language=language))  # type: ignore[arg-type]  # fmt: skip
+        reply, emotion, _ = composer.compose(happy, [])
+        assert reply[0] in book.acknowledge["Happy"] and reply[1] in book.savour and emotion == "Happy"
+        sad, _, _ = composer.compose(turn(language=language), [])
+        assert sad[1] in book.therapist
 
 
 @pytest.mark.parametrize("hidden", ["voice", "text"])

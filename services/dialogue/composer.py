@@ -61,7 +61,11 @@ def compose(turn: Turn, recent: list[str], returning: bool = False) -> tuple[lis
         first = _pick(phrases.masking[_masked_by(fused)], turn.turn_id, avoid)
     else:
         first = _pick(phrases.acknowledge[emotion], turn.turn_id, avoid)
-    moves = phrases.therapist if personality == "therapist" else phrases.coach
+    if personality == "coach":
+        moves = phrases.coach
+    else:  # asking what weighs on someone who just said something good would not fit
+        happy = emotion == "Happy" and not (fused is not None and fused.masking)
+        moves = phrases.savour if happy else phrases.therapist
     move = _pick(moves, turn.turn_id + "move", avoid)
     reflect = _pick(phrases.reflect, turn.turn_id + "reflect", avoid).format(quote=_quote(turn.text))
     sentences = {1: [first], 2: [first, move], 3: [first, reflect, move]}[SENTENCES[turn.preferences.style]]

@@ -20,6 +20,9 @@ class Phrasebook:
     reflect: list[str]
     """Each with a {quote} of the person's words, in the language's quotation marks."""
     therapist: list[str]
+    """The therapist's questions about a feeling that is hard (or not yet clear)."""
+    savour: list[str]
+    """The therapist's questions about a good feeling: what made it, what to keep of it."""
     coach: list[str]
     greeting: dict[str, list[str]]
     """By personality: therapist, coach."""
@@ -45,6 +48,8 @@ ENGLISH = Phrasebook(
     reflect=["You said: “{quote}”.", "So, “{quote}”.", "I hear you saying: “{quote}”."],
     therapist=["What do you think is underneath that feeling?", "How long have you been feeling this way?",
                "What would help you feel a bit safer with it?", "What part of it weighs on you most?"],
+    savour=["What do you think made this feel so good?", "What would you like to hold on to from this?",
+            "How does it feel to notice that?"],
     coach=["What is one small step you could take today?", "What would a good next move look like?",
            "Let's pick one thing you can change this week.",
            "What has worked for you before in a moment like this?"],
@@ -81,6 +86,8 @@ DUTCH = Phrasebook(
     reflect=["Je zei: ‘{quote}’.", "Dus: ‘{quote}’.", "Ik hoor je zeggen: ‘{quote}’."],
     therapist=["Wat denk je dat er onder dat gevoel zit?", "Hoe lang voel je je al zo?",
                "Wat zou je helpen om je er iets veiliger bij te voelen?", "Welk deel ervan weegt het zwaarst voor je?"],
+    savour=["Wat denk je dat dit zo goed liet voelen?", "Wat zou je hiervan willen vasthouden?",
+            "Hoe voelt het om dat op te merken?"],
     coach=["Wat is één kleine stap die je vandaag kunt zetten?", "Hoe zou een goede volgende stap eruitzien?",
            "Laten we één ding kiezen dat je deze week kunt veranderen.",
            "Wat heeft je eerder geholpen in een moment als dit?"],
@@ -118,6 +125,8 @@ GERMAN = Phrasebook(
     therapist=["Was, glaubst du, liegt hinter diesem Gefühl?", "Wie lange fühlst du dich schon so?",
                "Was würde dir helfen, dich damit etwas sicherer zu fühlen?",
                "Welcher Teil davon belastet dich am meisten?"],
+    savour=["Was, glaubst du, hat dazu beigetragen, dass es sich so gut anfühlt?",
+            "Was davon möchtest du festhalten?", "Wie fühlt es sich an, das zu bemerken?"],
     coach=["Was ist ein kleiner Schritt, den du heute gehen könntest?", "Wie sähe ein guter nächster Schritt aus?",
            "Lass uns eine Sache wählen, die du diese Woche ändern kannst.",
            "Was hat dir früher in so einem Moment geholfen?"],
@@ -156,6 +165,8 @@ FRENCH = Phrasebook(
                "Depuis combien de temps te sens-tu ainsi ?",
                "Qu'est-ce qui t'aiderait à te sentir un peu plus en sécurité face à ça ?",
                "Quelle partie de tout cela te pèse le plus ?"],
+    savour=["Qu'est-ce qui, selon toi, rend ce moment si agréable ?", "Qu'aimerais-tu garder de tout ça ?",
+            "Qu'est-ce que ça te fait de le remarquer ?"],
     coach=["Quel petit pas pourrais-tu faire aujourd'hui ?", "À quoi ressemblerait une bonne prochaine étape ?",
            "Choisissons une chose que tu peux changer cette semaine.",
            "Qu'est-ce qui t'a été utile avant, dans un moment comme celui-ci ?"],
@@ -191,6 +202,8 @@ SPANISH = Phrasebook(
     reflect=["Dijiste: «{quote}».", "Entonces: «{quote}».", "Te escucho decir: «{quote}»."],
     therapist=["¿Qué crees que hay debajo de ese sentimiento?", "¿Desde cuándo te sientes así?",
                "¿Qué te ayudaría a llevarlo con un poco más de calma?", "¿Qué parte de todo esto te pesa más?"],
+    savour=["¿Qué crees que hizo que esto se sintiera tan bien?", "¿Qué te gustaría conservar de esto?",
+            "¿Cómo te sienta darte cuenta de eso?"],
     coach=["¿Cuál es un pequeño paso que podrías dar hoy?", "¿Cómo sería un buen siguiente paso?",
            "Elijamos una cosa que puedas cambiar esta semana.",
            "¿Qué te ha funcionado antes en un momento como este?"],
@@ -227,6 +240,8 @@ ITALIAN = Phrasebook(
     reflect=["Hai detto: «{quote}».", "Quindi: «{quote}».", "Mi stai dicendo: «{quote}»."],
     therapist=["Cosa pensi ci sia sotto questa sensazione?", "Da quanto tempo ti senti così?",
                "Cosa ti aiuterebbe a sentirti un po' più al sicuro?", "Quale parte ti pesa di più?"],
+    savour=["Cosa pensi che abbia reso questo momento così bello?", "Cosa vorresti conservare di tutto questo?",
+            "Come ti fa sentire accorgertene?"],
     coach=["Qual è un piccolo passo che potresti fare oggi?", "Come sarebbe un buon prossimo passo?",
            "Scegliamo una cosa che puoi cambiare questa settimana.",
            "Cosa ti ha aiutato in passato in un momento come questo?"],
@@ -264,6 +279,8 @@ PORTUGUESE = Phrasebook(
     therapist=["O que você acha que está por trás desse sentimento?", "Há quanto tempo você se sente assim?",
                "O que ajudaria você a lidar com isso com um pouco mais de segurança?",
                "Que parte disso pesa mais para você?"],
+    savour=["O que você acha que fez isso ser tão bom?", "O que você gostaria de guardar disso?",
+            "Como é para você perceber isso?"],
     coach=["Qual é um pequeno passo que você poderia dar hoje?", "Como seria um bom próximo passo?",
            "Vamos escolher uma coisa que você pode mudar esta semana.",
            "O que já funcionou para você em um momento como este?"],
