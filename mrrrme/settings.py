@@ -33,7 +33,9 @@ class MeshSettings(BaseSettings):
         "sqlite:///data/mrrrme.db",
         "System of record (gateway, memory): a SQLite file by default, or postgresql://user:pw@host/db",
     )
-    log_level: str = shared("MRRRME_LOG_LEVEL", "INFO", "Python log level")  # type: ignore[assignment]
+    log_level: str = shared(  # type: ignore[assignment]
+        "MRRRME_LOG_LEVEL", "INFO", "Python log level (libraries that log payloads stay at INFO or above)"
+    )
     nats_ping_interval_s: float = shared(  # type: ignore[assignment]
         "MRRRME_NATS_PING_INTERVAL_S",
         5.0,
