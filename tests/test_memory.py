@@ -106,6 +106,7 @@ async def test_turns_are_stored_once_and_the_summary_reaches_the_next_sessions_p
             assert [m["role"] for m in messages] == ["assistant", "user"]
             assert messages[1]["emotion"] == "Sad" and messages[1]["breakdown"]["modalities"]["voice"]["weight"] == 0.5
             async with httpx.AsyncClient(base_url=gateway, headers=auth) as http:
+                me = (await http.get("/api/me")).json()
                 stats = (await http.get("/api/stats")).json()
                 assert stats["overall"]["turns"] == 1 and stats["overall"]["emotions"]["Sad"] == 1
                 timeline = (await http.get("/api/timeline")).json()
@@ -130,6 +131,9 @@ async def test_turns_are_stored_once_and_the_summary_reaches_the_next_sessions_p
     prompt = next(r for r in fake.requests if "hello again" in json.dumps(r))["messages"]
     memory = [m["content"] for m in prompt if m["content"].startswith("Summary of earlier sessions (quoted data)")]
     assert memory and json.loads(memory[0].split(": ", 1)[1]) == summaries[0]["text"]
+    # TARGETS.md L6: the model provider gets the words, never who said them.
+    sent = json.dumps(fake.requests)
+    assert len(fake.requests) >= 3 and me["username"] not in sent and me["id"] not in sent
 
 
 async def _at_least(fetch: Any, n: int) -> Any:
