@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from services.tts import espeak
+
 SAMPLE_RATE = 16000
 
 
@@ -21,7 +23,8 @@ def _voice() -> object:
 
 def synthesize(text: str) -> np.ndarray:
     """`text` spoken as int16 samples at 16 kHz."""
-    chunks = list(_voice().synthesize(text))  # type: ignore[attr-defined]
+    with espeak.ENGINE:  # the services in this process may be using espeak-ng on their threads
+        chunks = list(_voice().synthesize(text))  # type: ignore[attr-defined]
     audio = np.concatenate([chunk.audio_int16_array for chunk in chunks]).astype(np.float32)
     rate = chunks[0].sample_rate
     n = int(len(audio) * SAMPLE_RATE / rate)
@@ -56,7 +59,8 @@ def synthesize_styled(text: str, length_scale: float = 1.0, volume: float = 1.0)
     from piper.config import SynthesisConfig
 
     config = SynthesisConfig(length_scale=length_scale, volume=volume)
-    chunks = list(_voice().synthesize(text, syn_config=config))  # type: ignore[attr-defined]
+    with espeak.ENGINE:
+        chunks = list(_voice().synthesize(text, syn_config=config))  # type: ignore[attr-defined]
     audio = np.concatenate([chunk.audio_int16_array for chunk in chunks]).astype(np.float32)
     n = int(len(audio) * SAMPLE_RATE / chunks[0].sample_rate)
     resampled = np.interp(np.linspace(0, len(audio) - 1, n), np.arange(len(audio)), audio)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,7 @@ from services.tts.backends.full import XttsBackend, scaled_track
 from services.tts.backends.lite import PiperBackend
 from services.tts.service import build, speakable
 from services.tts.settings import TtsSettings
+from tests.conftest import ROOT
 from tests.fixtures.tiny_xtts import build_tiny_xtts
 from tests.mesh import inbox
 
@@ -83,6 +86,32 @@ def test_espeak_times_its_own_speech_phoneme_by_phoneme(piper: PiperBackend) -> 
     german, _ = espeak.phoneme_timings("Guten Morgen, wie geht es dir?", "de")
     english, _ = espeak.phoneme_timings("Guten Morgen, wie geht es dir?", "en")
     assert "ɡˈeːt" in "".join(p for p, _ in german) and german != english  # German phonetics
+
+
+CONCURRENT_SPEECH = """
+import threading, time
+from services.tts import espeak
+from services.tts.backends.lite import PiperBackend
+piper, stop = PiperBackend(), time.monotonic() + 4
+def english():
+    while time.monotonic() < stop:
+        piper.synthesize("Hello there, how are you feeling today? I am fine.", "female", "en")
+thread = threading.Thread(target=english)
+thread.start()
+while time.monotonic() < stop:
+    espeak.speak("Guten Morgen, wie geht es dir heute?", "de")
+thread.join()
+print("both spoke")
+"""
+
+
+def test_piper_and_espeak_speaking_on_two_threads_at_once_share_the_engine_safely() -> None:
+    """espeak-ng is one engine per process, used by piper's phonemizer too; two threads at once crashed
+    the process (a segfault in a full test run). Run in a child so a regression fails this test only."""
+    done = subprocess.run(
+        [sys.executable, "-c", CONCURRENT_SPEECH], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and "both spoke" in done.stdout, (done.returncode, done.stderr[-2000:])
 
 
 def test_xtts_viseme_track_is_espeaks_timing_stretched_to_the_audio() -> None:

@@ -6,7 +6,10 @@ espeak-ng's voice for them (piper's joe voice is English only).
 
 The espeak-ng used is the one inside piper's wheel (`piper/espeakbridge.so` exports the whole
 espeak-ng C API, with its data beside it), so nothing is installed from apt; it is called through
-ctypes with phoneme events in IPA. espeak-ng is one global engine, hence the lock.
+ctypes with phoneme events in IPA. espeak-ng is one global engine per process, shared with piper's
+own phonemizer (the same library), and it crashes when two threads use it at once: every caller, ours
+and piper's, holds `ENGINE` (a segfault in a full test run, with a finished test's piper still
+phonemizing on its thread while the next test's espeak spoke).
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ SAMPLE_RATE = 22050
 VOICES = {"en": "en-us", "zh": "cmn", "pt": "pt-br"}
 """Our language codes -> espeak-ng voice names where they differ."""
 
-_lock = threading.Lock()
+ENGINE = threading.Lock()
+"""Held by whoever uses espeak-ng in this process: `speak` here, and piper's synthesis (it phonemizes)."""
 
 
 class _EventId(ctypes.Union):
@@ -59,7 +63,22 @@ def _library() -> tuple[ctypes.CDLL, bytes]:
     import piper
 
     folder = Path(piper.__file__).parent
-    return ctypes.CDLL(str(folder / "espeakbridge.so")), str(folder / "espeak-ng-data").encode()
+    lib = ctypes.CDLL(str(folder / "espeakbridge.so"))
+    # Declared, so that ctypes passes each argument at its C width (size_t is 64 bits, not an int).
+    lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+    lib.espeak_Initialize.restype = ctypes.c_int
+    lib.espeak_SetSynthCallback.argtypes = [_Callback]
+    lib.espeak_SetSynthCallback.restype = None
+    lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+    lib.espeak_SetVoiceByName.restype = ctypes.c_int
+    lib.espeak_Synth.argtypes = [
+        ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint, ctypes.c_uint,
+        ctypes.POINTER(ctypes.c_uint), ctypes.c_void_p,
+    ]  # fmt: skip
+    lib.espeak_Synth.restype = ctypes.c_int
+    lib.espeak_Synchronize.argtypes = []
+    lib.espeak_Synchronize.restype = ctypes.c_int
+    return lib, str(folder / "espeak-ng-data").encode()
 
 
 @dataclass(frozen=True)
@@ -90,7 +109,7 @@ def speak(text: str, language: str, variant: str = "") -> Spoken:
     callback = _Callback(collect)  # kept referenced until synthesis is over
     encoded = text.encode()
     voice = VOICES.get(language, language) + (f"+{variant}" if variant else "")
-    with _lock:
+    with ENGINE:
         # Initialising is 0.1 ms; doing it each time undoes whatever piper's phonemizer set meanwhile.
         flags = INITIALIZE_PHONEME_EVENTS | INITIALIZE_PHONEME_IPA | INITIALIZE_DONT_EXIT
         if lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, data, flags) <= 0:

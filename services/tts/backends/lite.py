@@ -62,7 +62,8 @@ class PiperBackend:
             return Speech(
                 pcm=pcm, sample_rate=espeak.SAMPLE_RATE, visemes=visemes.track(spoken.timings, espeak.SAMPLE_RATE)
             )
-        chunks = list(self._voice.synthesize(text, include_alignments=True))
+        with espeak.ENGINE:  # piper phonemizes with the process's one espeak-ng engine
+            chunks = list(self._voice.synthesize(text, include_alignments=True))
         if not chunks:
             return Speech(pcm=b"", sample_rate=self._voice.config.sample_rate, visemes=[])
         rate = chunks[0].sample_rate
