@@ -7,9 +7,9 @@ espeak-ng's voice for them (piper's joe voice is English only).
 The espeak-ng used is the one inside piper's wheel (`piper/espeakbridge.so` exports the whole
 espeak-ng C API, with its data beside it), so nothing is installed from apt; it is called through
 ctypes with phoneme events in IPA. espeak-ng is one global engine per process, shared with piper's
-own phonemizer (the same library), and it crashes when two threads use it at once: every caller, ours
-and piper's, holds `ENGINE` (a segfault in a full test run, with a finished test's piper still
-phonemizing on its thread while the next test's espeak spoke).
+own phonemizer (the same library), and it crashes when two threads use it at once (seen as a segfault
+in a full test run; piper on one thread and `speak` on another reproduce it within seconds): every
+caller, ours and piper's, holds `ENGINE`.
 """
 
 from __future__ import annotations
