@@ -76,7 +76,7 @@ async def send(nc: NATS, subject: str, message: object) -> None:
 
 async def fused_or_state(fused: Inbox, redis_server: RedisServer, sid: str, uid: str) -> list[FusedEmotion]:
     """The fused event of a turn that only the deadline sweep can fuse; if none comes, what the join and
-    the deadlines looked like (seen twice in full-suite runs, never reproduced alone)."""
+    the deadlines looked like (that state showed the lost events that `sync_with_server` now prevents)."""
     try:
         return await fused.wait_for(1, timeout=30)
     except AssertionError as missing:
