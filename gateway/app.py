@@ -6,35 +6,34 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import time
+import math
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from fastapi import FastAPI, WebSocket
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
-from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
-from nats.js import JetStreamContext
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from redis.asyncio import Redis
 
-from gateway import history
+from gateway import history, problems
 from gateway.accounts import routes as account_routes
-from gateway.accounts.service import Accounts, Identity
-from gateway.accounts.throttle import LoginThrottle, ThrottlePolicy, account_key
-from gateway.directory import discover, summarise
+from gateway.accounts.service import Accounts
+from gateway.accounts.throttle import LoginThrottle, ThrottlePolicy
+from gateway.directory import summarise
 from gateway.metrics import GatewayMetrics
-from gateway.session import CLOSE_AUTH, CLOSE_GOING_AWAY, CLOSE_POLICY, ClientSession
+from gateway.protocol import CLOSE_GOING_AWAY, CLOSE_POLICY
+from gateway.ratelimit import AddressWindow
+from gateway.session import ClientSession
 from gateway.settings import GatewaySettings
+from gateway.state import GatewayState
+from gateway.turn import TurnModel
 from gateway.vad import CHUNK, SileroVad
 from mrrrme import subjects
-from mrrrme.contracts import AccountEvent, ContractError, HealthReport, decode, encode
-from mrrrme.erasure import erase_session_state
 from mrrrme.runtime import connect_nats, sync_with_server
-from mrrrme.store import Database, privacy
+from mrrrme.store import Database
 from mrrrme.streams import ensure_streams
 
 log = logging.getLogger("gateway")
@@ -51,69 +50,15 @@ PAGE_HEADERS = {
 }
 
 
-@dataclass
-class GatewayState:
-    settings: GatewaySettings
-    nc: NATS
-    js: JetStreamContext
-    redis: Redis
-    db: Database
-    accounts: Accounts
-    throttle: LoginThrottle
-    vad: SileroVad
-    metrics: GatewayMetrics
-    sessions: dict[str, ClientSession] = field(default_factory=dict)
-    _directory: tuple[float, list[HealthReport]] = (0.0, [])
-
-    async def announce(self, event: AccountEvent) -> None:
-        """Tell every gateway replica (this one included) so that the user's sockets act on it now."""
-        await self.nc.publish(subjects.ACCOUNT_EVENTS, encode(event))
-        await sync_with_server(self.nc)
-
-    async def on_account_event(self, msg: Msg) -> None:
-        try:
-            event = decode(msg.data, AccountEvent)
-        except ContractError as exc:
-            log.warning("unreadable account event: %s", exc)
-            return
-        for session in list(self.sessions.values()):
-            if session.identity is None or session.identity.user_id != event.user_id:
-                continue
-            if event.action == "consent":
-                session.apply_consent(camera=event.camera, microphone=event.microphone)
-            elif event.action == "deleted":
-                session.close_soon(CLOSE_AUTH, "account deleted")
-            elif event.login_id == session.identity.login_id:
-                session.close_soon(CLOSE_AUTH, "logged out")
-
-    async def erase_user(self, identity: Identity) -> None:
-        """DELETE /api/me: close the user's sockets, then remove rows, Redis keys and pending work."""
-        await self.announce(AccountEvent(user_id=identity.user_id, action="deleted"))
-        for _ in range(20):  # the sockets' own clean-up publishes an end: let it happen before erasing
-            if not any(s.identity and s.identity.user_id == identity.user_id for s in self.sessions.values()):
-                break
-            await asyncio.sleep(0.05)
-        async with self.db.session() as db:
-            session_ids = await privacy.conversation_ids(db, identity.user_id)
-            await privacy.erase(db, identity.user_id)
-        await erase_session_state(self.redis, self.js, session_ids)
-        await self.redis.delete(account_key(identity.username))
-        # A reply already in flight may still write its session's short-term context: sweep again after it.
-        asyncio.get_running_loop().call_later(
-            3.0, lambda: asyncio.ensure_future(erase_session_state(self.redis, self.js, session_ids))
-        )
-        log.info("erased an account and %d sessions", len(session_ids))
-
-    async def directory(self, max_age_s: float = 2.0) -> list[HealthReport]:
-        """Service replicas and their readiness, cached briefly so /health cannot be used to flood NATS."""
-        taken, reports = self._directory
-        if time.monotonic() - taken > max_age_s:
-            reports = await discover(self.nc, self.settings.health_timeout_s)
-            self._directory = (time.monotonic(), reports)
-        return reports
-
-    async def service_ready(self, service: str) -> bool:
-        return any(r.service == service and r.ready for r in await self.directory())
+async def _is_admin(state: GatewayState, request: Request) -> bool:
+    """Whether the request carries a live login (bearer token or cookie) of an admin."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        token = request.cookies.get(account_routes.COOKIE, "")
+    if not token:
+        return False
+    identity = await state.accounts.verify(token.strip())
+    return identity is not None and identity.role == "admin"
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -126,7 +71,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         vad.stream().probability(__import__("numpy").zeros(CHUNK, dtype="float32"))  # warm-up
         nc = await connect_nats(settings, "gateway")
         js = nc.jetstream()
-        await ensure_streams(js)
+        await ensure_streams(js, settings.stream_replicas)
         redis = Redis.from_url(settings.redis_url)
         await redis.ping()
         db = Database(settings.database_url)
@@ -145,7 +90,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 free_failures=settings.login_free_failures,
             ),
         )
-        state = GatewayState(settings, nc, js, redis, db, accounts, throttle, vad, metrics)
+        turn = None
+        if settings.end_of_turn == "model":  # loaded and warmed here, not by the first session on the event loop
+            turn = await asyncio.to_thread(TurnModel)
+            await asyncio.to_thread(turn.warm_up)
+        state = GatewayState(settings, nc, js, redis, db, accounts, throttle, vad, metrics, turn)
+        state.handshakes = AddressWindow(settings.ws_handshakes_per_ip_per_min)
         await nc.subscribe(subjects.ACCOUNT_EVENTS, cb=state.on_account_event)
         await sync_with_server(nc)  # a logout announced by another replica from now on reaches us
         app.state.gateway = state
@@ -160,8 +110,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 await nc.drain()
             await redis.aclose()
             await db.aclose()
+            if turn is not None:
+                turn.close()
 
     app = FastAPI(title="MrrrMe gateway", version="0.2.0", lifespan=lifespan)
+    problems.install(app)  # every REST error as RFC 9457 problem details
     app.include_router(account_routes.router)
     app.include_router(history.router)
     app.include_router(history.debug)
@@ -169,6 +122,19 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     @app.websocket("/ws")
     async def websocket(ws: WebSocket) -> None:
         state: GatewayState = ws.app.state.gateway
+        address = ws.client.host if ws.client else "unknown"  # the proxy's client only from trusted proxies
+        retry_after = state.handshakes.allow(address)
+        if retry_after:
+            # Refused before accept with an HTTP answer that says when to come back (TARGETS W6).
+            state.metrics.rejected_handshakes.labels("rate").inc()
+            await ws.send_denial_response(
+                PlainTextResponse(
+                    "too many WebSocket handshakes from this address\n",
+                    status_code=429,
+                    headers={"Retry-After": str(math.ceil(retry_after))},
+                )
+            )
+            return
         origin = ws.headers.get("origin")
         if origin is None or origin.rstrip("/") not in settings.origins():
             # Closing before accept answers the handshake with HTTP 403: nothing is processed.
@@ -179,8 +145,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         await ClientSession(ws, state, cookie_token=ws.cookies.get(account_routes.COOKIE, "")).run()
 
     @app.get("/health")
-    async def health() -> JSONResponse:
-        """Gateway readiness plus every service replica's, as they answer a health ping."""
+    async def health(request: Request) -> JSONResponse:
+        """Gateway readiness and how many replicas of each service are ready; with an admin's login,
+        every replica's detail and this replica's session count as well."""
         state: GatewayState = app.state.gateway
         nats_ok = state.nc.is_connected
         try:
@@ -189,11 +156,16 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             redis_ok = False
         reports = await state.directory(max_age_s=0.0) if nats_ok else []
         ok = nats_ok and redis_ok
-        body = {
-            "status": "ok" if ok else "degraded",
-            "gateway": {"ready": ok, "nats": nats_ok, "redis": redis_ok, "sessions": len(state.sessions)},
-            "services": summarise(reports),
-        }
+        services = summarise(reports)
+        body: dict[str, Any] = {"status": "ok" if ok else "degraded"}
+        if await _is_admin(state, request):
+            body["gateway"] = {"ready": ok, "nats": nats_ok, "redis": redis_ok, "sessions": len(state.sessions)}
+            body["services"] = services
+        else:
+            # Anyone may ask (probes, `make run`): readiness counts only, never host names, pids or sessions.
+            body["services"] = {
+                name: {"replicas": entry["replicas"], "ready": entry["ready"]} for name, entry in services.items()
+            }
         return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.get("/metrics", include_in_schema=False)

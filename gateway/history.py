@@ -6,12 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from gateway.accounts.routes import ERRORS, CurrentUser, current_identity, state_of
 from gateway.accounts.service import Identity
+from gateway.problems import ApiProblem, Problem
 from mrrrme.store import records
 from mrrrme.store.schema import LoginSession, Summary, User
 
@@ -105,12 +106,12 @@ async def timeline(
 
 async def admin(identity: Annotated[Identity, Depends(current_identity)]) -> Identity:
     if identity.role != "admin":
-        raise HTTPException(403, "admin only")
+        raise ApiProblem(403, "admin_only", "only an administrator can see this")
     return identity
 
 
 debug = APIRouter(prefix="/api/debug", tags=["debug"], dependencies=[Depends(admin)])
-FORBIDDEN: dict[int | str, dict[str, Any]] = {**ERRORS, 403: {"description": "Not an admin"}}
+FORBIDDEN: dict[int | str, dict[str, Any]] = {**ERRORS, 403: {"model": Problem, "description": "Not an admin"}}
 
 
 class DebugUser(BaseModel):

@@ -6,12 +6,27 @@ with a 16-byte header (`BINARY_HEADER`), the efficient form: no base64, no JSON.
 
 from __future__ import annotations
 
+import re
 import struct
 from typing import Any, Literal
 
 import msgspec
 
 from mrrrme.contracts import Personality, Style, Voice
+
+# Close codes (docs/protocol.md, Close codes).
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_NOT_UTF8 = 1007
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_TRY_LATER = 1013
+CLOSE_AUTH = 4001
+"""Application code: not authenticated (missing, invalid or late credentials)."""
+CLOSE_TOO_MANY_SOCKETS = 4029
+"""Application code: the account already has `max_sockets_per_user` sockets open; this new one is refused
+(the open ones keep working: closing the oldest instead would let two tabs that reconnect on close
+push each other out forever)."""
 
 
 class ProtocolError(Exception):
@@ -63,15 +78,50 @@ CLIENT_TYPES: dict[str, type[Any]] = {
     str(cls.__struct_config__.tag): cls
     for cls in (Auth, VideoFrame, AudioChunk, SpeechEnd, PreferencesUpdate, RequestGreeting, Ping)
 }
-MEDIA_TYPES = ("video_frame", "audio_chunk")
+
+
+MAX_JSON_DEPTH = 8
+"""Every client message is one flat object (depth 1); nothing honest comes near this. msgspec's decoder
+recurses per level, so ~2 KB of `[[[[...` would otherwise end in RecursionError."""
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_INNERMOST = re.compile(r"\[\]|\{\}")
+_OPENERS = re.compile(r"[\[{]+")
+
+
+def nested_deeper_than(text: str, limit: int) -> bool:
+    """Whether arrays and objects in `text` nest more than `limit` deep (brackets in strings do not count).
+
+    Every step runs at C speed (a Python loop over 64 KiB of brackets costs milliseconds a message):
+    strings out, everything but brackets out, then `limit` passes that each remove the innermost pairs.
+    What is left when no pair can be removed is unclosed or mismatched: deep runs of openers count."""
+    if text.count("[") + text.count("{") <= limit:
+        return False  # fast path: no base64 frame or honest message has more brackets than that
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    for level in range(limit):
+        brackets, removed = _INNERMOST.subn("", brackets)
+        if not brackets:
+            return False
+        if not removed:
+            # Unclosed or mismatched: the decoder would still descend through each run of openers.
+            return level + max(map(len, _OPENERS.findall(brackets)), default=0) > limit
+    return True
 
 
 def parse_client_message(text: str) -> ClientMessage:
-    """Parse one JSON message, or raise ProtocolError with a reason the client can act on."""
+    """Parse one JSON message, or raise ProtocolError with a reason the client can act on.
+
+    The caller has already bounded the size; the depth is bounded here, before the decoder sees it."""
+    if nested_deeper_than(text, MAX_JSON_DEPTH):
+        raise ProtocolError("too_deep", f"JSON nested deeper than {MAX_JSON_DEPTH} levels; messages are flat objects")
     try:
         raw = msgspec.json.decode(text)
     except msgspec.DecodeError as exc:
         raise ProtocolError("malformed_json", f"message is not valid JSON: {exc}") from None
+    except RecursionError:  # the depth scan above should make this unreachable; never a traceback anyway
+        raise ProtocolError("too_deep", "JSON nested too deeply") from None
     if not isinstance(raw, dict):
         raise ProtocolError("invalid_message", "message must be a JSON object with a 'type' field")
     kind = raw.get("type")

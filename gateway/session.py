@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import logging
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,31 +26,35 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from gateway import events, protocol
 from gateway.accounts.service import Identity
 from gateway.media import check_pcm16, decode_base64, decode_data_url, inspect_jpeg
-from gateway.protocol import ProtocolError
+from gateway.protocol import (
+    CLOSE_AUTH,
+    CLOSE_NORMAL,
+    CLOSE_POLICY,
+    CLOSE_TOO_BIG,
+    CLOSE_TOO_MANY_SOCKETS,
+    CLOSE_TRY_LATER,
+    ProtocolError,
+)
 from gateway.ratelimit import TokenBucket
 from gateway.vad import Segmenter, SegmenterConfig, SegmentEvent
-from mrrrme import subjects
+from mrrrme import keys, subjects
 from mrrrme.contracts import Control, Frame, Preferences, SessionEnded, Transcript, Turn, Utterance, encode, new_id
 from mrrrme.interrupts import Interrupts
-from mrrrme.runtime import sync_with_server
-from mrrrme.runtime.metrics import subject_kind
+from mrrrme.runtime import publish_durable, sync_with_server
 from mrrrme.runtime.tracing import TraceContext, make_headers
 from mrrrme.store import records
 
 if TYPE_CHECKING:
-    from gateway.app import GatewayState
+    from gateway.state import GatewayState
 
 log = logging.getLogger("gateway.session")
 
-CLOSE_NORMAL = 1000
-CLOSE_GOING_AWAY = 1001
-CLOSE_POLICY = 1008
-CLOSE_TOO_BIG = 1009
-CLOSE_TRY_LATER = 1013
 BARGE_IN_GRACE_S = 0.5
 """Speech this soon after the last reply audio should have finished still counts as talking over it."""
-CLOSE_AUTH = 4001
-"""Application code: not authenticated (missing, invalid or late credentials)."""
+TICK_S = 0.04
+"""How often the session asks its segmenter whether a turn ended between audio chunks (one chunk is 40 ms)."""
+CLOSE_FLUSH_S = 1.0
+"""How long a closing socket may spend sending the notices that explain the close."""
 
 
 class CloseSocket(Exception):
@@ -80,7 +85,22 @@ class ClientSession:
         self.consent: dict[str, bool] = {"camera": False, "microphone": False}
         """Nothing from a device is processed until its consent is on record (TARGETS.md P5)."""
         self.preferences = Preferences()
-        self._outbound: asyncio.Queue[str] = asyncio.Queue(maxsize=self.settings.outbound_queue)
+        # Bounded by count and by bytes in `_enqueue` (TARGETS W8): a client that stops reading costs at
+        # most `outbound_queue` events / `outbound_queue_bytes` here plus the transport's own buffer.
+        self._outbound: asyncio.Queue[str] = asyncio.Queue()
+        self._outbound_bytes = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        """Background work of this socket (closing, greeting): kept so that failures are seen and logged."""
+        self._sender: asyncio.Task[None] | None = None
+        self._close_task: asyncio.Task[None] | None = None
+        self._registered = False
+        """Counted in `state.sessions` and the connections gauge: undone exactly once, in `_cleanup`."""
+        self._started = False
+        """The conversation row exists: its end must be recorded (SessionEnded)."""
+        self._refused_unanswered = 0
+        """Refused messages whose notice the notice limit swallowed since the last notice went out."""
+        self._last_refusal: tuple[str, str] | None = None
+        self._refusal_timer: asyncio.TimerHandle | None = None
         self._subscriptions: list[Subscription] = []
         self._frame_seq = 0
         self._closing: CloseSocket | None = None
@@ -90,16 +110,7 @@ class ClientSession:
             audio=TokenBucket(s.audio_chunks_per_s_limit, s.audio_chunks_per_s_limit),
             control=TokenBucket(s.control_per_s_limit, s.control_per_s_limit * 2),
         )
-        self._segmenter = Segmenter(
-            state.vad,
-            SegmenterConfig(
-                threshold=s.vad_threshold,
-                min_silence_ms=s.vad_min_silence_ms,
-                min_speech_ms=s.vad_min_speech_ms,
-                pad_ms=s.vad_pad_ms,
-                max_utterance_s=s.max_utterance_s,
-            ),
-        )
+        self._segmenter = Segmenter(state.vad, SegmenterConfig.from_settings(s), turn=state.turn)
         self._trace = TraceContext.new()
         # Barge-in: until when the client is (by our count) playing reply audio, and of which turn.
         self._speaking_until = 0.0
@@ -109,20 +120,37 @@ class ClientSession:
     # --- lifecycle ------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        sender = asyncio.create_task(self._send_loop(), name=f"ws-send-{self.session_id[:8]}")
+        self._sender = asyncio.create_task(self._send_loop(), name=f"ws-send-{self.session_id[:8]}")
         watcher = asyncio.create_task(self._watch_login(), name=f"ws-login-{self.session_id[:8]}")
+        ticker = asyncio.create_task(self._tick_segmenter(), name=f"ws-turn-{self.session_id[:8]}")
         try:
             await self._receive_loop()
         except CloseSocket as close:
-            await self._close(close)
+            self._closing = close
         except WebSocketDisconnect:
             pass
         finally:
-            for task in (sender, watcher):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await self._cleanup()
+            # Nothing raised by a helper task (a send to a client that is gone, a failed close) may skip
+            # the clean-up below: a skipped clean-up leaks the session, its subscriptions and its summary.
+            try:
+                await _stop(watcher, ticker)
+                if self._close_task is not None:
+                    await asyncio.wait([self._close_task])  # closing already (logout, slow reader): let it end
+                elif self._closing is not None:
+                    await self._close(self._closing)
+                await _stop(self._sender, *self._tasks)
+            finally:
+                await self._cleanup()
+
+    async def _tick_segmenter(self) -> None:
+        """The end of a turn does not wait for the next audio chunk: the turn model's answer is acted on
+        as soon as it is there, and a client that stops streaming after its last words still gets its
+        utterance once the silence limit has passed."""
+        while True:
+            await asyncio.sleep(TICK_S)
+            segments = self._segmenter.tick()
+            if segments:
+                await self._on_segments(segments)
 
     async def _watch_login(self) -> None:
         """Re-check the login while the socket is open: it ends with logout, expiry or the account."""
@@ -159,73 +187,134 @@ class ClientSession:
                 await self._on_binary(message["bytes"])
 
     async def _close(self, close: CloseSocket) -> None:
+        """Send what explains the close, then the close frame; never waits long on a client that is gone."""
+        if self.ws.application_state != WebSocketState.CONNECTED:
+            return  # closed already (by another task, or the client left)
         self.state.metrics.closes.labels(str(close.code)).inc()
-        # Flush queued notices (the error that explains the close) before the close frame.
-        while not self._outbound.empty() and self.ws.application_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.ws.send_text(self._outbound.get_nowait()), 1.0)
+        # The sender may be blocked on a client that stopped reading: stop it, flush here with a deadline.
+        if self._sender is not None and self._sender is not asyncio.current_task():
+            await _stop(self._sender)
+        with contextlib.suppress(TimeoutError, WebSocketDisconnect, RuntimeError, OSError):
+            async with asyncio.timeout(CLOSE_FLUSH_S):
+                while not self._outbound.empty() and self.ws.application_state == WebSocketState.CONNECTED:
+                    await self.ws.send_text(self._outbound.get_nowait())
         if self.ws.application_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(Exception):
-                await self.ws.close(close.code, close.reason)
+            # The server's WebSocket protocol (gateway/server.py) writes a close frame without waiting for a
+            # reader that is not there, and drops the connection if the close is not answered in time.
+            with contextlib.suppress(TimeoutError, WebSocketDisconnect, RuntimeError, OSError):
+                await asyncio.wait_for(self.ws.close(close.code, close.reason), CLOSE_FLUSH_S)
 
     async def _cleanup(self) -> None:
+        if self._refusal_timer is not None:
+            self._refusal_timer.cancel()
         for sub in self._subscriptions:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
-        if self.identity is not None:
+        self._subscriptions.clear()
+        if self._registered:
+            self._registered = False
             self.state.sessions.pop(self.session_id, None)
             self.state.metrics.connections.dec()
+        if self._started:
+            self._started = False
             with contextlib.suppress(Exception):
                 await self._publish(
                     subjects.control(self.session_id), Control(session_id=self.session_id, action="end")
                 )
+            # Durable, retried with the same message id: the memory service writes this session's summary
+            # even if it is down right now, and a retry after a lost ack is de-duplicated.
+            msg_id = f"{self.session_id}:end"
             try:
-                # Durable: the memory service writes this session's summary even if it is down right now.
-                await self.state.js.publish(
+                await publish_durable(
+                    self.state.js,
                     subjects.session_ended(self.session_id),
                     encode(SessionEnded(session_id=self.session_id)),
-                    headers={"Nats-Msg-Id": f"{self.session_id}:end"},
-                    timeout=2.0,
+                    make_headers(self.session_id, msg_id, self._trace.child()),
                 )
             except Exception as exc:
-                log.warning("session %s: end not recorded: %s", self.session_id[:8], exc)
+                log.warning("session %s: end not recorded: %s", self.session_id[:8], _describe(exc))
 
     def close_soon(self, code: int, reason: str) -> None:
-        """Ask the socket to close from another task (logout, shutdown)."""
+        """Ask the socket to close from another task (logout, shutdown, a client too slow to read)."""
+        if self._closing is not None:
+            return
         self._closing = CloseSocket(code, reason)
-        with contextlib.suppress(Exception):
-            asyncio.get_running_loop().create_task(self._close(self._closing))
+        self._close_task = self._spawn(self._close(self._closing), "close")
+
+    def _spawn(self, work: Coroutine[Any, Any, None], what: str) -> asyncio.Task[None] | None:
+        """Run `work` beside the receive loop, keeping a reference and logging a failure once."""
+        try:
+            task = asyncio.get_running_loop().create_task(work, name=f"ws-{what}-{self.session_id[:8]}")
+        except RuntimeError:  # no running loop: the server is gone, nothing left to do
+            work.close()
+            return None
+        self._tasks.add(task)
+        task.add_done_callback(self._background_done)
+        return task
+
+    def _background_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.warning("session %s: %s failed: %s", self.session_id[:8], task.get_name(), _describe(exc))
 
     # --- outbound -------------------------------------------------------------------------------
 
     async def _send_loop(self) -> None:
         while True:
             text = await self._outbound.get()
+            self._outbound_bytes -= len(text)
             await self.ws.send_text(text)
 
     def send(self, kind: str, **fields: Any) -> None:
         self._enqueue(kind, protocol.server_message(kind, **fields).decode())
 
     def _enqueue(self, kind: str, text: str) -> None:
-        try:
-            self._outbound.put_nowait(text)
-            self.state.metrics.events.labels(kind).inc()
-        except asyncio.QueueFull:
+        if self._closing is not None:
+            return  # nothing more goes out after the reason for the close
+        full = self._outbound.qsize() >= self.settings.outbound_queue
+        if full or self._outbound_bytes + len(text) > self.settings.outbound_queue_bytes:
             self.state.metrics.dropped.labels("slow_client").inc()
-            if kind in events.CRITICAL and self._closing is None:
-                # The client is not reading: better a clear close than silently losing a reply.
+            if kind in events.CRITICAL:
+                # The client is not reading: better a clear close than silently losing a reply. Closing
+                # also stops the mesh working for a reader that is not there (TARGETS W8).
                 self.close_soon(CLOSE_TRY_LATER, "client too slow: outbound queue full")
+            return
+        self._outbound.put_nowait(text)
+        self._outbound_bytes += len(text)
+        self.state.metrics.events.labels(kind).inc()
 
     def _notice_now(self, code: str, message: str) -> None:
-        self.send("error", code=code, message=message, source="gateway")
+        """An error notice that always goes out; it carries the count of refusals the limit swallowed."""
+        unanswered, self._refused_unanswered = self._refused_unanswered, 0
+        self.send("error", code=code, message=message, source="gateway", refused_since=unanswered)
 
     def _notice(self, code: str, message: str) -> None:
-        """An error notice about a refused message, itself rate-limited."""
+        """An error notice about a refused message, itself rate-limited: a flood of refusals is not
+        answered by a flood, but each one is counted, and the next notice says how many there were
+        (`refused_since`). If no next one comes, a timer sends it when the limit allows."""
         if self._limits.notices.allow():
             self._notice_now(code, message)
+            return
+        self._refused_unanswered += 1
+        self._last_refusal = (code, message)
+        if self._refusal_timer is None:
+            delay = self._limits.notices.wait_s()
+            self._refusal_timer = asyncio.get_running_loop().call_later(delay, self._answer_refusals)
+
+    def _answer_refusals(self) -> None:
+        self._refusal_timer = None
+        if self._refused_unanswered == 0 or self._last_refusal is None:
+            return
+        if not self._limits.notices.allow():
+            delay = self._limits.notices.wait_s()
+            self._refusal_timer = asyncio.get_running_loop().call_later(delay, self._answer_refusals)
+            return
+        # The notice for the last refused message, counting the others since the previous notice.
+        self._refused_unanswered -= 1
+        self._notice_now(*self._last_refusal)
 
     async def _on_event(self, msg: Msg) -> None:
-        kind = subject_kind(msg.subject)
+        kind = subjects.kind(msg.subject)
         try:
             payload = events.to_client(kind, msg.data)
         except (ValueError, msgspec.ValidationError) as exc:
@@ -326,18 +415,28 @@ class ClientSession:
         if identity is None:
             self._notice_now("invalid_token", "invalid or expired token")
             raise CloseSocket(CLOSE_AUTH, "invalid token")
+        cap = self.settings.max_sockets_per_user
+        open_ = sum(1 for s in self.state.sessions.values() if s.identity and s.identity.user_id == identity.user_id)
+        if open_ >= cap:
+            self.state.metrics.rejected_handshakes.labels("sockets_per_user").inc()
+            self._notice_now("too_many_sockets", f"this account already has {open_} sockets open (at most {cap})")
+            raise CloseSocket(CLOSE_TOO_MANY_SOCKETS, "too many sockets for this account")
+        # Counted before the first await below, so that two sockets authenticating at once cannot both
+        # pass the cap; `_cleanup` undoes it whatever happens next.
+        self.identity = identity
+        self._token = token
+        self.state.sessions[self.session_id] = self
+        self.state.metrics.connections.inc()
+        self._registered = True
         now = dt.datetime.now(dt.UTC)
         async with self.state.db.session() as db:
             self.consent = await records.current_consent(db, identity.user_id)
             summary = await records.latest_summary(db, identity.user_id)
             await records.start_conversation(db, self.session_id, identity.user_id, now)
+        self._started = True
         if summary:
             # For dialogue's prompts, as data: short-term state keyed by session like everything in Redis.
-            await self.state.redis.set(f"mrrrme:session:{self.session_id}:summary", summary, ex=24 * 3600)
-        self.identity = identity
-        self._token = token
-        self.state.sessions[self.session_id] = self
-        self.state.metrics.connections.inc()
+            await self.state.redis.set(keys.session_summary(self.session_id), summary, ex=24 * 3600)
         for subject in subjects.session_subjects(self.session_id):
             self._subscriptions.append(await self.state.nc.subscribe(subject, cb=self._on_event))
         await sync_with_server(self.state.nc)  # registered at the server before the client hears `ready`
@@ -380,7 +479,7 @@ class ClientSession:
             return
         if len(jpeg) > self.settings.max_frame_bytes:
             raise ProtocolError("too_big", f"frame exceeds {self.settings.max_frame_bytes} bytes", CLOSE_TOO_BIG)
-        width, height = inspect_jpeg(jpeg)
+        width, height = inspect_jpeg(jpeg, self.settings.max_frame_pixels)
         self._frame_seq = seq if seq is not None else self._frame_seq + 1
         frame = Frame(session_id=self.session_id, seq=self._frame_seq, jpeg=jpeg, width=width, height=height)
         await self._publish_media(subjects.frame(self.session_id), frame)
@@ -468,9 +567,19 @@ class ClientSession:
         self.send("preferences", **msgspec.structs.asdict(self.preferences))
 
     async def _request_greeting(self) -> None:
+        # Beside the receive loop: while JetStream retries, audio and frames keep flowing.
         turn = Turn(session_id=self.session_id, turn_id=new_id(), kind="greeting", preferences=self.preferences)
+        self._spawn(self._queue_greeting(turn), "greeting")
+
+    async def _queue_greeting(self, turn: Turn) -> None:
         headers = make_headers(self.session_id, turn.turn_id, self._trace.child())
-        await self.state.js.publish(subjects.turn(self.session_id), encode(turn), headers=headers, timeout=2.0)
+        try:
+            # Retried with the same message id (the turn id): a retry after a lost ack is de-duplicated.
+            await publish_durable(self.state.js, subjects.turn(self.session_id), encode(turn), headers)
+        except Exception as exc:
+            log.warning("session %s: greeting not queued: %s", self.session_id[:8], _describe(exc))
+            self._notice_now("service_unavailable", "the greeting could not be queued right now: ask again later")
+            return
         if not await self.state.service_ready("dialogue"):
             self._notice_now(
                 "service_unavailable",
@@ -487,3 +596,20 @@ class ClientSession:
             await self._publish(subject, message)
         except (OutboundBufferLimitError, ConnectionClosedError):
             self.state.metrics.dropped.labels("nats_unavailable").inc()
+
+
+async def _stop(*tasks: asyncio.Task[None] | None) -> None:
+    """Cancel and wait for tasks; what they raised (a client gone mid-send, say) is theirs, not ours."""
+    pending = [task for task in tasks if task is not None and task is not asyncio.current_task()]
+    for task in pending:
+        task.cancel()
+    results = await asyncio.gather(*pending, return_exceptions=True)
+    for task, result in zip(pending, results, strict=True):
+        if isinstance(result, Exception) and not isinstance(result, WebSocketDisconnect | OSError):
+            log.warning("%s ended with %s", task.get_name(), _describe(result))
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for a log: the type and the message, never a traceback (nor a payload)."""
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
+from mrrrme.jpeg import DEFAULT_MAX_PIXELS
 from mrrrme.settings import MeshSettings
 
 KIB = 1024
@@ -19,7 +22,13 @@ class GatewaySettings(MeshSettings):
         description="Origins allowed to open /ws (JSON list); empty: http://localhost:<port> and http://127.0.0.1:<port>",
     )
     migrate_on_start: bool = Field(True, description="Apply database migrations at start (off when a job does it)")
-    cookie_secure: bool = Field(False, description="Mark the login cookie Secure (set true behind HTTPS)")
+    cookie_secure: bool = Field(
+        False, description="Always mark the login cookie Secure (it is anyway when the request came over HTTPS)"
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks (JSON list) whose X-Forwarded-Proto/-For headers are believed; empty: none",
+    )
     login_idle_timeout_s: float = Field(1800.0, description="A login unused this long ends (an open socket uses it)")
     login_lifetime_s: float = Field(86400.0, description="A login ends this long after it began, used or not")
     token_recheck_s: float = Field(60.0, description="How often an open socket re-checks its login")
@@ -36,12 +45,32 @@ class GatewaySettings(MeshSettings):
     audio_chunks_per_s_limit: float = Field(50.0, description="Audio chunks per second a socket may send")
     control_per_s_limit: float = Field(10.0, description="Control messages per second a socket may send")
     outbound_queue: int = Field(32, description="Events queued for a slow client before dropping or closing")
+    outbound_queue_bytes: int = Field(1024 * KIB, description="Bytes queued for a slow client before dropping/closing")
+    max_sockets_per_user: int = Field(3, description="Open sockets per account (per replica); a further one is refused")
+    ws_handshakes_per_ip_per_min: int = Field(10, description="WebSocket handshakes per address per minute (HTTP 429)")
+    max_frame_pixels: int = Field(DEFAULT_MAX_PIXELS, description="Largest width x height a JPEG header may claim")
+    max_request_line_bytes: int = Field(8 * KIB, description="Longest HTTP request line (HTTP 431)")
+    max_header_bytes: int = Field(8 * KIB, description="Longest single HTTP header line (HTTP 431)")
+    max_header_count: int = Field(128, description="Most HTTP headers in one request (HTTP 431)")
+    max_request_head_bytes: int = Field(64 * KIB, description="Largest HTTP request head, line and headers (HTTP 431)")
+    request_head_timeout_s: float = Field(10.0, description="A connection must send a whole request head this soon")
+    keep_alive_timeout_s: int = Field(5, description="An idle keep-alive HTTP connection is closed after this")
+    max_connections: int = Field(4096, description="Open HTTP and WebSocket connections before 503")
     vad_threshold: float = Field(0.5, description="Silero speech probability that starts speech")
     vad_min_silence_ms: int = Field(600, description="Silence that ends an utterance")
     vad_min_speech_ms: int = Field(250, description="Shorter speech is ignored (clicks, coughs)")
     vad_pad_ms: int = Field(200, description="Audio kept before speech onset and after its end")
     max_utterance_s: float = Field(30.0, description="An utterance is cut here to keep messages small")
     health_timeout_s: float = Field(0.4, description="How long /health collects service replies")
+    end_of_turn: Literal["model", "silence"] = Field(
+        "model",
+        description="How an utterance ends: model (Smart Turn v3.2 asked after a short silence) or silence "
+        "(vad_min_silence_ms of silence, whatever was said)",
+    )
+    turn_silence_ms: int = Field(200, description="Model rule: silence after which the turn model is first asked")
+    turn_recheck_ms: int = Field(400, description="Model rule: ask again after this much more silence (0: once)")
+    turn_max_silence_ms: int = Field(1600, description="Model rule: silence that ends an utterance in any case")
+    turn_threshold: float = Field(0.9, description="Model rule: probability of 'turn complete' that ends it")
 
     def origins(self) -> set[str]:
         if self.allowed_origins:

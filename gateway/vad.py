@@ -3,25 +3,46 @@
 The gateway is the session's home (DESIGN.md 2.2), so the streaming state lives here: each socket
 has a `Segmenter` that turns a stream of PCM16 chunks into `speech_start` events (barge-in) and
 whole `utterance`s, which are published for asr and voice as self-contained units.
+
+Where an utterance ends (`SegmenterConfig.end_of_turn`):
+- "silence": after `min_silence_ms` of silence, whatever was said (the old fixed rule);
+- "model": after a short silence (`turn_silence_ms`) the Smart Turn model (gateway/turn.py) is asked
+  whether the turn is complete; yes -> the utterance ends there; no -> keep listening, ask again every
+  `turn_recheck_ms`, and end at `turn_max_silence_ms` at the latest. A finished question ends a few
+  hundred ms after the voice stops; "I went to the store and ... bought bread" stays one utterance.
+The model call (~25-75 ms) runs on the model's own thread: `feed` only submits it and picks up the
+answer on a later call (audio keeps coming: the microphone streams silence too), so the event loop that
+calls `feed` is never blocked. Speech that resumes before the answer makes the answer moot.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import time
 from collections import deque
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from mrrrme.backends import StartupError, package_file
+
+if TYPE_CHECKING:
+    from gateway.settings import GatewaySettings
+    from gateway.turn import TurnModel
+
+log = logging.getLogger("mrrrme.gateway.vad")
 
 SAMPLE_RATE = 16000
 CHUNK = 512
 """Samples per VAD step at 16 kHz (32 ms): the size the Silero model was trained on."""
 CONTEXT = 64
 CHUNK_MS = CHUNK * 1000 / SAMPLE_RATE
+TURN_WINDOW_CHUNKS = math.ceil(8 * SAMPLE_RATE / CHUNK)
+"""Chunks in the turn model's 8 s window (gateway/turn.py)."""
 
 
 class VadUnavailable(StartupError):
@@ -73,28 +94,98 @@ class VadStream:
         return p
 
 
+DECISION_WINDOW_MS = 120.0
+"""Audio time after asking the turn model at which its answer takes effect; resumed speech before then
+overtakes it. A little over the model's time per call here (~75 ms, ~100 ms under load)."""
+DECISION_TIMEOUT_S = 2.0
+"""A turn model that has not answered by then (a stuck thread) hands the session back to the silence rule."""
+EndReason = Literal["", "silence", "model", "max_silence", "max_length", "flush", "stalled"]
+
+
 @dataclass(frozen=True)
 class SegmentEvent:
     kind: Literal["speech_start", "utterance"]
     started_at: float
     ended_at: float = 0.0
     pcm: bytes = b""
+    reason: EndReason = ""
+    """Why an utterance ended: the fixed silence rule, the turn model, the long silence limit, the
+    length limit, or the client's speech_end."""
+    decided_at: float = 0.0
+    """Wall time (in the stream's own clock) of the audio sample at which the end was decided."""
 
 
 @dataclass(frozen=True)
 class SegmenterConfig:
     threshold: float = 0.5
     min_silence_ms: int = 600
+    """The fixed rule's silence (and the model rule's fallback when the model fails)."""
     min_speech_ms: int = 250
     pad_ms: int = 200
     max_utterance_s: float = 30.0
+    end_of_turn: Literal["silence", "model"] = "silence"
+    turn_silence_ms: int = 200
+    """Model rule: silence after which the turn model is first asked."""
+    turn_recheck_ms: int = 400
+    """Model rule: after an 'incomplete', ask again after this much more silence (0: ask once)."""
+    turn_max_silence_ms: int = 1600
+    """Model rule: the utterance ends after this much silence whatever the model says."""
+    turn_threshold: float = 0.9
+    """Model rule: the probability of 'complete' at which the turn ends. High, because on synthesized speech
+    (bench/end_of_turn.py) Smart Turn often gives a broken-off phrase 0.5-0.9: at 0.9 a finished turn that
+    scores lower at the first question is simply asked again `turn_recheck_ms` later."""
+
+    @classmethod
+    def from_settings(cls, s: GatewaySettings) -> SegmenterConfig:
+        return cls(
+            threshold=s.vad_threshold,
+            min_silence_ms=s.vad_min_silence_ms,
+            min_speech_ms=s.vad_min_speech_ms,
+            pad_ms=s.vad_pad_ms,
+            max_utterance_s=s.max_utterance_s,
+            end_of_turn=s.end_of_turn,
+            turn_silence_ms=s.turn_silence_ms,
+            turn_recheck_ms=s.turn_recheck_ms,
+            turn_max_silence_ms=s.turn_max_silence_ms,
+            turn_threshold=s.turn_threshold,
+        )
+
+
+def _shared_turn_model() -> TurnModel | None:
+    """The process's turn model, or None (the fixed silence rule) with one clear line when it cannot load."""
+    from gateway.turn import TurnModel
+
+    try:
+        return TurnModel.shared()
+    except StartupError as exc:
+        log.warning("end of turn falls back to the silence rule: %s", exc)
+        return None
 
 
 class Segmenter:
-    """Cuts one session's audio into utterances (hysteresis: start at `threshold`, end below it - 0.15)."""
+    """Cuts one session's audio into utterances (hysteresis: start at `threshold`, end below it - 0.15).
 
-    def __init__(self, vad: SileroVad, config: SegmenterConfig | None = None, clock: float | None = None) -> None:
+    `turn`: the end-of-turn model for the "model" rule (default: the process's shared one).
+    `wait_for_turn`: block on each model decision at the sample where it was asked, as if the model
+    answered instantly: deterministic cuts for tests and benchmarks; never on the event loop.
+    """
+
+    def __init__(
+        self,
+        vad: SileroVad,
+        config: SegmenterConfig | None = None,
+        clock: float | None = None,
+        turn: TurnModel | None = None,
+        wait_for_turn: bool = False,
+    ) -> None:
         self.config = config or SegmenterConfig()
+        self._turn: TurnModel | None = None
+        if self.config.end_of_turn == "model":
+            self._turn = turn or _shared_turn_model()
+        self._wait_for_turn = wait_for_turn
+        self._decision: Future[float] | None = None
+        self._next_ask_ms = 0.0
+        self._turn_failed = False
         self._stream = vad.stream()
         # Wall time of sample 0. Without a fixed `clock` (tests), it is re-anchored on every chunk to
         # that chunk's arrival, so utterance times stay true when the client starts late or pauses.
@@ -109,6 +200,9 @@ class Segmenter:
         self._voiced_chunks = 0
         self._silent_run = 0
         self._triggered = False
+        self._last_audio = time.monotonic()
+        self._asked_at = 0.0
+        self._asked_silence_ms = 0.0
 
     @property
     def in_speech(self) -> bool:
@@ -122,12 +216,54 @@ class Segmenter:
         if not self._fixed_clock:
             received = self._samples_seen + self._pending.size + samples.size
             self._start_wall = time.time() - received / SAMPLE_RATE
+        self._last_audio = time.monotonic()
         self._pending = np.concatenate([self._pending, samples]) if self._pending.size else samples.copy()
+        return self._drain()
+
+    def _drain(self) -> list[SegmentEvent]:
+        """Step through the buffered audio. The model's answer takes effect `DECISION_WINDOW_MS` of audio
+        after it was asked (live, it has answered by then): speech that resumes within that window
+        overtakes it, and audio beyond the window waits for it, since the answer says whether that audio
+        belongs to the utterance that ended or to the one that goes on. So the cut depends on the audio
+        alone, never on how fast the model or the client was: a recording sent at once is cut as live."""
         events: list[SegmentEvent] = []
-        while self._pending.size >= CHUNK:
+        while True:
+            events.extend(self.poll())
+            if self._decision is not None and not self._decision.done() and self._past_window():
+                if time.monotonic() - self._asked_at < DECISION_TIMEOUT_S:
+                    break
+                log.warning("turn model gave no answer within %.0f s; ending turns on silence", DECISION_TIMEOUT_S)
+                self._turn_failed = True
+                self._drop_decision()
+            if self._pending.size < CHUNK:
+                break
             chunk, self._pending = self._pending[:CHUNK], self._pending[CHUNK:]
             events.extend(self._step(chunk))
         return events
+
+    def poll(self) -> list[SegmentEvent]:
+        """The utterance, if the turn model has answered 'complete' and the decision window has passed
+        in silence (`feed` calls it too)."""
+        if not self._triggered or self._decision is None or not self._decision.done() or not self._past_window():
+            return []
+        return self._answered() or []
+
+    def _past_window(self) -> bool:
+        return self._silent_run * CHUNK_MS >= self._asked_silence_ms + DECISION_WINDOW_MS
+
+    def tick(self) -> list[SegmentEvent]:
+        """Between chunks (the session calls it every few tens of ms): the turn model's answer, and the end
+        of an utterance whose audio stopped coming (a client that stopped streaming after its last words,
+        a muted microphone): once the silence heard plus the time without audio reaches the silence limit,
+        the missing audio counts as silence."""
+        events = self._drain()
+        if events or not self._triggered or self._decision is not None:
+            return events
+        limit_ms = self.config.turn_max_silence_ms if self._turn is not None else self.config.min_silence_ms
+        missing_ms = (time.monotonic() - self._last_audio) * 1000
+        if missing_ms >= 2 * CHUNK_MS and self._silent_run * CHUNK_MS + missing_ms >= limit_ms:
+            return self._end_of_speech("stalled")
+        return []
 
     def _step(self, chunk: np.ndarray) -> list[SegmentEvent]:
         probability = self._stream.probability(chunk.astype(np.float32) / 32768.0)
@@ -151,34 +287,95 @@ class Segmenter:
             self._silent_run = 0
             if probability >= config.threshold:
                 self._voiced_chunks += 1
-        if self._silent_run * CHUNK_MS >= config.min_silence_ms:
-            # Keep `pad_ms` of the trailing silence, drop the rest.
-            keep = len(self._speech) - self._silent_run + self._pad_chunks
-            self._speech = self._speech[:keep]
-            return self._finish()
+        silence_ms = self._silent_run * CHUNK_MS
+        if self._turn is None or self._turn_failed:
+            if silence_ms >= config.min_silence_ms:
+                return self._end_of_speech("silence")
+        elif self._silent_run == 0:
+            self._drop_decision()  # speech again: whatever the model was asked is moot
+        elif silence_ms >= config.turn_max_silence_ms:
+            return self._end_of_speech("max_silence")
+        else:
+            ended = self._consult(silence_ms)
+            if ended is not None:
+                return ended
         if len(self._speech) * CHUNK >= config.max_utterance_s * SAMPLE_RATE:
-            events = self._finish()
+            events = self._finish("max_length")
             self._triggered = True  # still talking: the next piece starts right here
             self._speech_start_sample = self._samples_seen
             self._voiced_chunks = 0
             return events
         return []
 
-    def _finish(self) -> list[SegmentEvent]:
+    # --- the turn model ----------------------------------------------------------------------
+
+    def _consult(self, silence_ms: float) -> list[SegmentEvent] | None:
+        """Ask the model when the silence is long enough, and act on its answer once there is one."""
+        assert self._turn is not None
+        if self._decision is None and silence_ms >= max(self.config.turn_silence_ms, self._next_ask_ms):
+            recheck = self.config.turn_recheck_ms
+            self._next_ask_ms = silence_ms + recheck if recheck > 0 else math.inf
+            # The model hears the last 8 s: only those chunks are copied, however long the turn.
+            audio = np.concatenate(self._speech[-TURN_WINDOW_CHUNKS:]).astype(np.float32) / 32768.0
+            if self._wait_for_turn:
+                self._decision = Future()
+                try:
+                    self._decision.set_result(self._turn.probability(audio))
+                except Exception as exc:
+                    self._decision.set_exception(exc)
+            else:
+                self._decision = self._turn.submit(audio)
+            self._asked_at, self._asked_silence_ms = time.monotonic(), silence_ms
+        if self._decision is not None and self._decision.done() and self._past_window():
+            return self._answered()
+        return None
+
+    def _answered(self) -> list[SegmentEvent] | None:
+        decision, self._decision = self._decision, None
+        assert decision is not None
+        try:
+            complete = decision.result() >= self.config.turn_threshold
+        except Exception as exc:
+            # Never the audio in a log. The fixed silence rule takes over for the rest of this session.
+            log.warning("turn model failed (%s); ending turns on %d ms of silence", type(exc).__name__,
+                        self.config.min_silence_ms)  # fmt: skip
+            self._turn_failed = True
+            if self._silent_run * CHUNK_MS >= self.config.min_silence_ms:
+                return self._end_of_speech("silence")
+            return None
+        return self._end_of_speech("model") if complete else None
+
+    def _drop_decision(self) -> None:
+        if self._decision is not None:
+            self._decision.cancel()  # dropped if still queued; a running one finishes unseen
+        self._decision, self._next_ask_ms = None, 0.0
+
+    # --- ending ------------------------------------------------------------------------------
+
+    def _end_of_speech(self, reason: EndReason) -> list[SegmentEvent]:
+        # Keep `pad_ms` of the trailing silence, drop the rest.
+        keep = len(self._speech) - self._silent_run + self._pad_chunks
+        self._speech = self._speech[:keep]
+        return self._finish(reason)
+
+    def _finish(self, reason: EndReason) -> list[SegmentEvent]:
         speech, voiced = self._speech, self._voiced_chunks
         start = self._speech_start_sample
         self._speech, self._voiced_chunks, self._silent_run, self._triggered = [], 0, 0, False
+        self._drop_decision()
         if not speech or voiced * CHUNK_MS < self.config.min_speech_ms:
             return []
         pcm = np.concatenate(speech).astype("<i2").tobytes()
         end = start + len(pcm) // 2
-        return [SegmentEvent("utterance", self._wall(start), self._wall(end), pcm)]
+        decided = self._wall(self._samples_seen)
+        return [SegmentEvent("utterance", self._wall(start), self._wall(end), pcm, reason, decided)]
 
     def reset(self) -> None:
         """Forget buffered audio (microphone consent withdrawn): nothing heard so far goes anywhere."""
         self._pending = np.zeros(0, dtype=np.int16)
         self._preroll.clear()
         self._speech, self._voiced_chunks, self._silent_run, self._triggered = [], 0, 0, False
+        self._drop_decision()
 
     def flush(self) -> list[SegmentEvent]:
         """End of speech said by the client: emit what is being spoken now, if it is speech."""
@@ -187,4 +384,4 @@ class Segmenter:
         if self._pending.size:
             self._speech.append(self._pending.copy())
             self._pending = np.zeros(0, dtype=np.int16)
-        return self._finish()
+        return self._finish("flush")

@@ -1,7 +1,8 @@
 """Render the one table of every environment variable from the settings classes themselves.
 
 `make docs` writes docs/configuration.md with it, and a test fails when that file is out of date, so
-the table cannot drift from the code. A service adds its settings class to `settings_classes()`.
+the table cannot drift from the code. Services and their backends come from the registry
+(`mrrrme.registry`): a new service or backend appears here without an edit.
 """
 
 from __future__ import annotations
@@ -13,18 +14,13 @@ from collections.abc import Iterator
 from pydantic import AliasChoices
 from pydantic_settings import BaseSettings
 
-SETTINGS_CLASSES = (
+from mrrrme import registry
+
+PROCESS_SETTINGS = (
     ("mesh-wide", "mrrrme.settings:MeshSettings"),
     ("gateway", "gateway.settings:GatewaySettings"),
-    ("face", "services.face.settings:FaceSettings"),
-    ("voice", "services.voice.settings:VoiceSettings"),
-    ("asr", "services.asr.settings:AsrSettings"),
-    ("text", "services.text.settings:TextSettings"),
-    ("fusion", "services.fusion.settings:FusionSettings"),
-    ("dialogue", "services.dialogue.settings:DialogueSettings"),
-    ("tts", "services.tts.settings:TtsSettings"),
-    ("memory", "services.memory.settings:MemorySettings"),
 )
+"""Settings of the processes that are not registered services."""
 STACK_VARIABLES = (
     (
         "MRRRME_SERVICES",
@@ -47,9 +43,11 @@ STACK_VARIABLES = (
 
 
 def settings_classes() -> Iterator[tuple[str, type[BaseSettings]]]:
-    for scope, target in SETTINGS_CLASSES:
+    for scope, target in PROCESS_SETTINGS:
         module, name = target.split(":")
         yield scope, getattr(importlib.import_module(module), name)
+    for manifest in registry.services().values():
+        yield manifest.name, manifest.settings_class()
 
 
 def _env_names(cls: type[BaseSettings]) -> Iterator[tuple[str, str, str]]:
@@ -92,6 +90,22 @@ def render() -> str:
             lines.append(f"| `{env}` | {scope} | `{default}` | {description} |")
     for env, default, description in STACK_VARIABLES:
         lines.append(f"| `{env}` | make run | {default} | {description} |")
+    lines += [
+        "",
+        "## Backends",
+        "",
+        "`MRRRME_<SERVICE>_BACKEND` takes one of these names; unset, the service uses its backend for",
+        "`MRRRME_PROFILE`. They are registered in each service's `backends` module (docs/architecture.md).",
+        "",
+        "| service | backend | default in profile | uses a GPU | what it is |",
+        "|---|---|---|---|---|",
+    ]
+    for manifest in registry.services().values():
+        for spec in manifest.backends.specs() if manifest.backends else []:
+            profiles = ", ".join(spec.profiles) or "-"
+            lines.append(
+                f"| {manifest.name} | `{spec.name}` | {profiles} | {'yes' if spec.gpu else 'no'} | {spec.description} |"
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -5,7 +5,7 @@ a body with a wrong type or a missing field gets a `ContractError` with the path
 instead of a half-built object. Every message carries `v`, the schema version; a receiver refuses a
 version it does not know instead of guessing.
 
-Routing metadata (session id, message id, trace context) travels in NATS headers (see `mrrrme.headers`),
+Routing metadata (session id, message id, trace context) travels in NATS headers (see `mrrrme.runtime.tracing`),
 but the session id is also in the body so that a stored or replayed message stays self-describing.
 """
 
@@ -93,6 +93,13 @@ class FaceEmotion(Message, kw_only=True, frozen=True):
     box: tuple[int, int, int, int] | None = None
     """x, y, width, height of the analysed (largest) face in frame pixels."""
     faces: int = 0
+    pose: tuple[float, float] | None = None
+    """Head yaw and pitch in degrees, from the face landmarks (None without them)."""
+    smile: Probability | None = None
+    """Mouth corners raised and the mouth widened (an approximation of facial action unit 12), 0..1."""
+    duchenne: Probability | None = None
+    """The smile with the eyes narrowed too (AU6 + AU12, the geometry of a felt smile), 0..1: an
+    approximation from landmark geometry, not a facial action coder."""
 
 
 class VoiceEmotion(Message, kw_only=True, frozen=True):

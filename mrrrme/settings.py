@@ -36,6 +36,11 @@ class MeshSettings(BaseSettings):
     log_level: str = shared(  # type: ignore[assignment]
         "MRRRME_LOG_LEVEL", "INFO", "Python log level (libraries that log payloads stay at INFO or above)"
     )
+    stream_replicas: int = shared(  # type: ignore[assignment]
+        "MRRRME_STREAM_REPLICAS",
+        1,
+        "Copies of each JetStream stream: 3 on a 3-node NATS cluster (survives losing a node), 1 on one server",
+    )
     nats_ping_interval_s: float = shared(  # type: ignore[assignment]
         "MRRRME_NATS_PING_INTERVAL_S",
         5.0,
@@ -60,11 +65,9 @@ class ServiceSettings(MeshSettings):
 
 
 class ModelSettings(ServiceSettings):
-    """A service with a lite and a full backend (face, voice, asr, text, tts)."""
+    """A service whose answer comes from one of its registered backends (`mrrrme.registry.Backends`)."""
 
-    backend: Literal["lite", "full"] | None = Field(None, description="lite or full; default: MRRRME_PROFILE")
+    backend: str | None = Field(
+        None, description="A backend registered for this service (its choices are listed below); default: the profile's"
+    )
     device: str = Field("auto", description="Full backend: auto (CUDA when available), cpu, cuda, cuda:1...")
-
-    @property
-    def backend_name(self) -> str:
-        return self.backend or self.profile

@@ -6,11 +6,21 @@ metadata messages. Raw media never goes into a file-backed stream (DESIGN.md sec
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import logging
+import time
+
+import nats.errors
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError
+from nats.js.errors import BadRequestError, ServiceUnavailableError
 
 from mrrrme import subjects
+
+log = logging.getLogger("mrrrme.streams")
+FORMING_WAIT_S = 60.0
+"""How long a process waits for JetStream to answer at start (a cluster electing its leader)."""
 
 DAY_S = 24 * 3600.0
 
@@ -50,10 +60,21 @@ STREAMS: tuple[StreamConfig, ...] = (
 )
 
 
-async def ensure_streams(js: JetStreamContext) -> None:
-    for config in STREAMS:
-        try:
-            await js.add_stream(config)
-        except BadRequestError:
-            # Exists with another config (an older release): bring it to this one.
-            await js.update_stream(config)
+async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
+    """`replicas`: copies of each stream across a JetStream cluster (3 survives losing one node; 1 for a
+    single server). An existing stream is brought to the new count."""
+    deadline = time.monotonic() + FORMING_WAIT_S
+    for config in (dataclasses.replace(stream, num_replicas=replicas) for stream in STREAMS):
+        while True:
+            try:
+                try:
+                    await js.add_stream(config)
+                except BadRequestError:
+                    # Exists with another config (an older release, another replica count): bring it to this one.
+                    await js.update_stream(config)
+                break
+            except (ServiceUnavailableError, nats.errors.TimeoutError, nats.errors.NoRespondersError) as exc:
+                if time.monotonic() > deadline:
+                    raise
+                log.info("JetStream not ready yet (%s); retrying", type(exc).__name__)
+                await asyncio.sleep(0.5)

@@ -26,7 +26,14 @@ TTS_QUEUE = "tts"
 TURN_STREAM = "MRRRME_TURNS"
 DEAD_LETTER_STREAM = "MRRRME_DEAD_LETTERS"
 RECORD_STREAM = "MRRRME_RECORDS"
-MEMORY_QUEUE = "memory"
+
+PER_SESSION_KINDS = frozenset(
+    {
+        "frame", "utterance", "emotion.face", "emotion.voice", "emotion.text", "emotion.fused", "transcript",
+        "turn", "reply.text", "reply.audio", "control", "error", "record.turn", "record.end",
+    }
+)  # fmt: skip
+"""The subject families whose last token is a session id (every function below that takes one)."""
 
 
 def check_session_id(session_id: str) -> str:
@@ -119,7 +126,6 @@ def dead_letter(stream: str) -> str:
 ALL_FRAMES = _subject("frame", "*")
 ALL_UTTERANCES = _subject("utterance", "*")
 ALL_TRANSCRIPTS = _subject("transcript", "*")
-ALL_EMOTIONS = _subject("emotion", "*", "*")
 ALL_FACE_EMOTIONS = _subject("emotion", "face", "*")
 ALL_VOICE_EMOTIONS = _subject("emotion", "voice", "*")
 ALL_TEXT_EMOTIONS = _subject("emotion", "text", "*")
@@ -146,6 +152,20 @@ def session_subjects(session_id: str) -> list[str]:
     ]
 
 
+def kind(subject: str) -> str:
+    """A subject's family without its session id, a bounded label for metrics and logs:
+    `mrrrme.emotion.face.<sid>` and `mrrrme.emotion.face.*` -> `emotion.face`; a subject of no session
+    keeps all its tokens (`mrrrme.dialogue.summarize` -> `dialogue.summarize`)."""
+    tokens = subject.split(".")
+    if tokens[0] == PREFIX:
+        tokens = tokens[1:]
+    family = ".".join(tokens[:-1])
+    return family if family in PER_SESSION_KINDS else ".".join(tokens)
+
+
 def session_of(subject: str) -> str:
-    """The session id of a per-session subject (its last token)."""
-    return subject.rsplit(".", 1)[-1]
+    """The session id of a per-session subject (its last token); "" for a subject of no session."""
+    tokens = subject.split(".")
+    if tokens[0] == PREFIX and ".".join(tokens[1:-1]) in PER_SESSION_KINDS and tokens[-1] not in ("*", ">"):
+        return tokens[-1]
+    return ""

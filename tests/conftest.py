@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import os
 import signal
 import subprocess
@@ -152,6 +153,7 @@ def gateway_settings(nats_server: NatsServer, redis_server: RedisServer, **overr
     defaults: dict[str, object] = {
         "database_url": f"sqlite:///{tempfile.mkdtemp(prefix='mrrrme-db-')}/mrrrme.db",
         "login_per_ip_per_min": 100_000,  # every test signs up from 127.0.0.1; the throttle tests set their own
+        "ws_handshakes_per_ip_per_min": 100_000,  # ... and opens its sockets from there
     }
     return GatewaySettings(
         nats_url=nats_server.url,
@@ -218,3 +220,39 @@ async def empty_database(kind: str, tmp_path: Path) -> AsyncIterator[str]:
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     async with empty_database(request.param, tmp_path) as url:
         yield url
+
+
+# --- no leaked asyncio tasks (livekit/agents' rule) ---------------------------------------------------
+
+LEAK_GRACE_S = 2.0
+"""How long a test's own tasks may take to finish after its last fixture closed (a close in flight)."""
+
+
+@pytest.fixture()
+async def no_leaked_tasks() -> AsyncIterator[None]:
+    """Fails an async test that leaves a task running after it and all its fixtures are done: a task
+    nobody awaits is work whose failure nobody sees (or a resource never closed)."""
+    before = asyncio.all_tasks()
+    yield
+    current = asyncio.current_task()
+    deadline = time.monotonic() + LEAK_GRACE_S
+    while True:
+        leaked = [t for t in asyncio.all_tasks() if t is not current and t not in before and not t.done()]
+        if not leaked or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    if leaked:
+        names = sorted(f"{t.get_name()} ({t.get_coro()!r})" for t in leaked)
+        for task in leaked:
+            task.cancel()
+        pytest.fail(f"the test left {len(leaked)} asyncio task(s) running: {names}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every async test gets `no_leaked_tasks` as its first fixture (set up first, torn down last)."""
+    for item in items:
+        function = getattr(item, "function", None)
+        if function is not None and inspect.iscoroutinefunction(function):
+            names = item.fixturenames  # type: ignore[attr-defined]
+            if "no_leaked_tasks" not in names:
+                names.insert(0, "no_leaked_tasks")

@@ -67,7 +67,10 @@ class FakeLlm:
 @contextlib.asynccontextmanager
 async def running(fake: FakeLlm) -> AsyncIterator[FakeLlm]:
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(fake.app(), host="127.0.0.1", port=port, log_level="warning"))
+    config = uvicorn.Config(
+        fake.app(), host="127.0.0.1", port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
+    )
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.02)
@@ -76,6 +79,5 @@ async def running(fake: FakeLlm) -> AsyncIterator[FakeLlm]:
     try:
         yield fake
     finally:
-        server.should_exit = True
-        server.force_exit = True
+        server.should_exit = True  # requests still open (a test's hung stream) are cancelled after 1 s
         await asyncio.wait_for(task, 10)

@@ -20,7 +20,7 @@ from mrrrme.backends import StartupError
 from mrrrme.contracts import Transcript, Utterance, encode, new_id
 from mrrrme.stack.infra import NatsServer
 from services.asr.backends.full import WhisperBackend
-from services.asr.service import build
+from services.asr.service import AsrService
 from services.asr.settings import AsrSettings
 from tests.fixtures.tiny_whisper import TIKTOKEN
 from tests.fixtures.tiny_whisper import build as build_tiny_whisper
@@ -75,7 +75,7 @@ async def test_full_service_publishes_a_well_formed_transcript(
         ended_at=1,
         language="en",
     )
-    async with build(settings_for(tiny_whisper, nats_url=nats_server.url)):
+    async with AsrService(settings_for(tiny_whisper, nats_url=nats_server.url)):
         await nc.publish(subjects.utterance("asrfull"), encode(unit))
         (transcript,) = await transcripts.wait_for(1)
     assert transcript.utterance_id == unit.utterance_id

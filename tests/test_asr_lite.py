@@ -12,7 +12,7 @@ from mrrrme import subjects
 from mrrrme.contracts import ErrorEvent, Transcript, Utterance, encode, new_id
 from mrrrme.stack.infra import NatsServer
 from services.asr.backends.lite import SphinxBackend
-from services.asr.service import build
+from services.asr.service import AsrService
 from services.asr.settings import AsrSettings
 from tests.mesh import inbox
 from tests.speech import silence, synthesize
@@ -44,7 +44,7 @@ def edit_distance(reference: list[str], hypothesis: list[str]) -> int:
 
 @pytest.fixture(scope="module")
 def sphinx() -> SphinxBackend:
-    return SphinxBackend()
+    return SphinxBackend(AsrSettings())
 
 
 def as_float(samples: np.ndarray) -> np.ndarray:
@@ -93,7 +93,7 @@ async def test_service_transcribes_and_refuses_bad_audio(nats_server: NatsServer
         return encode(Utterance(session_id="asr1", utterance_id=new_id(), pcm=pcm, sample_rate=rate,
                                 started_at=0, ended_at=1, language="en"))  # fmt: skip
 
-    async with build(AsrSettings(nats_url=nats_server.url, backend="lite")):
+    async with AsrService(AsrSettings(nats_url=nats_server.url, backend="sphinx")):
         for bad in (unit(b""), unit(b"\x00"), unit(bytes(2 * 16000 * 31)), unit(bytes(3200), rate=8000)):
             await nc.publish(subjects.utterance("asr1"), bad)
         await nc.publish(subjects.utterance("asr1"), unit(synthesize("thank you for listening to me").tobytes()))

@@ -15,7 +15,7 @@ from mrrrme.stack.infra import NatsServer
 from tests.conftest import ROOT
 from tests.speech import sentences_with_pauses, write_wav
 from tests.test_gateway import TINY_JPEG, subscribe
-from tests.workers.echo import EchoSettings, build
+from tests.workers.echo import EchoService, EchoSettings
 
 
 async def test_client_streams_an_image_and_a_wav_and_prints_every_event(
@@ -25,7 +25,7 @@ async def test_client_streams_an_image_and_a_wav_and_prints_every_event(
     image.write_bytes(TINY_JPEG)
     wav = write_wav(tmp_path / "speech.wav", sentences_with_pauses(["Good morning, this is a test."], 0.5))
     frames = await subscribe(nc, subjects.ALL_FRAMES, Frame)
-    async with build(EchoSettings(nats_url=nats_server.url)):
+    async with EchoService(EchoSettings(nats_url=nats_server.url)):
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import unicodedata
 from collections.abc import Callable
@@ -26,9 +27,9 @@ from mrrrme.contracts import (
 )
 from mrrrme.runtime.tracing import MSG_ID
 from mrrrme.stack.infra import NatsServer, RedisServer
-from services.dialogue import composer, crisis, phrases, prompt
+from services.dialogue import composer, crisis, english, phrases, prompt
 from services.dialogue.llm import ChatClient, GroqClient, LlmError, OpenAiCompatibleClient, sentences
-from services.dialogue.service import build
+from services.dialogue.service import DialogueService
 from services.dialogue.settings import DialogueSettings
 from tests.fake_llm import FakeLlm, running
 from tests.mesh import inbox
@@ -181,11 +182,20 @@ def turn(text: str = "I had an awful week at work", **prefs: str) -> Turn:
     return Turn(session_id="d1", turn_id=new_id(), text=text, fused=fused, preferences=Preferences(**prefs))  # type: ignore[arg-type]
 
 
+def _from(sentence: str, templates: list[str]) -> bool:
+    """The sentence is one of the templates, with its placeholders filled in."""
+    patterns = [re.escape(t).replace(r"\{", "{").replace(r"\}", "}") for t in templates]
+    return any(re.fullmatch(re.sub(r"\{\w+\}", ".+", p), sentence, re.IGNORECASE) for p in patterns)
+
+
 def test_composer_follows_style_persona_and_emotion_and_does_not_repeat() -> None:
     brief, emotion, _ = composer.compose(turn(style="brief"), [])
     detailed, _, _ = composer.compose(turn(style="detailed", personality="coach"), [])
     assert len(brief) == 1 and len(detailed) == 3 and emotion == "Sad"
-    assert brief[0] in phrases.ENGLISH.acknowledge["Sad"] and detailed[2] in phrases.ENGLISH.coach
+    sad = phrases.ENGLISH.acknowledge["Sad"] + english.COMBINED["Sad"] + english.TOPICAL["Sad"]
+    coach = phrases.ENGLISH.coach + english.MOVES["coach"] + english.MOVES["coach_hard"]
+    assert _from(brief[0], sad) and _from(detailed[2], coach)
+    assert not _from(brief[0], english.COMBINED["Happy"] + english.TOPICAL["Happy"])  # the emotion matters
     same = turn()
     assert composer.compose(same, []) == composer.compose(same, [])  # deterministic
     first, _, _ = composer.compose(same, [])
@@ -225,9 +235,13 @@ def test_the_therapist_asks_about_a_good_feeling_what_made_it_not_what_weighs(la
         happy = Turn(session_id="d1", turn_id=new_id(), text="I passed", fused=good,
                      preferences=Preferences(language=language))  # type: ignore[arg-type]  # fmt: skip
         reply, emotion, _ = composer.compose(happy, [])
-        assert reply[0] in book.acknowledge["Happy"] and reply[1] in book.savour and emotion == "Happy"
+        rich = language == "en"  # English says the person's words back; the other books quote them
+        glad = book.acknowledge["Happy"] + (english.COMBINED["Happy"] + english.TOPICAL["Happy"] if rich else [])
+        savour = book.savour + (english.MOVES["savour"] if rich else [])
+        assert _from(reply[0], glad) and _from(reply[1], savour) and emotion == "Happy"
         sad, _, _ = composer.compose(turn(language=language), [])
-        assert sad[1] in book.therapist
+        assert _from(sad[1], book.therapist + (english.MOVES["hard"] if rich else []))
+        assert not _from(sad[1], savour)
 
 
 @pytest.mark.parametrize("hidden", ["voice", "text"])
@@ -247,9 +261,13 @@ def test_masking_names_what_the_smile_is_at_odds_with(hidden: str) -> None:
     assert expression == "Neutral"  # the avatar does not mirror the smile the words contradict
 
 
-def test_the_reflection_quotes_the_first_clause_word_for_word_without_markup() -> None:
+def test_the_reflection_says_back_the_first_clause_without_markup() -> None:
     reply, _, _ = composer.compose(turn("I had a <b>long</b> day at work. Then more.", style="detailed"), [])
-    assert "“I had a long day at work”" in reply[1]
+    assert "you had a long day at work" in reply[1] and "<" not in " ".join(reply) and "more" not in reply[1]
+    dutch, _, _ = composer.compose(
+        turn("Ik had een <b>lange</b> dag. Daarna meer.", style="detailed", language="nl"), []
+    )
+    assert "‘Ik had een lange dag’" in dutch[1]  # other languages: word for word
 
 
 def test_the_transcript_reaches_the_model_as_quoted_data() -> None:
@@ -321,7 +339,7 @@ async def test_lite_reply_streams_sentence_by_sentence(
 ) -> None:
     replies = await inbox(nc, subjects.reply_text("dl1"), ReplySentence)
     item = Turn(session_id="dl1", turn_id=new_id(), text="I feel a bit lost", preferences=Preferences(style="detailed"))
-    async with build(settings(nats_server, redis_server, backend="lite")):
+    async with DialogueService(settings(nats_server, redis_server, backend="lite")):
         await publish_turn(nc, item)
         await replies.wait_for(3)
     assert [r.index for r in replies.items] == [0, 1, 2] and [r.final for r in replies.items] == [False, False, True]
@@ -333,7 +351,9 @@ async def test_crisis_turn_gets_the_safe_reply_and_no_llm_call(
 ) -> None:
     replies = await inbox(nc, subjects.reply_text("dl2"), ReplySentence)
     async with running(FakeLlm()) as fake:
-        async with build(settings(nats_server, redis_server, backend="groq", base_url=fake.root, api_key="k")):
+        async with DialogueService(
+            settings(nats_server, redis_server, backend="groq", base_url=fake.root, api_key="k")
+        ):
             await publish_turn(nc, Turn(session_id="dl2", turn_id=new_id(), text="I want to end my life"))
             await replies.wait_for(5)
         assert fake.requests == []
@@ -347,13 +367,15 @@ async def test_groq_down_gives_an_error_event_and_the_fallback_reply(
     errors = await inbox(nc, subjects.error("dl3"), ErrorEvent)
     async with running(FakeLlm(script=["500"] * 3)) as fake:
         overrides = {"backend": "groq", "base_url": fake.root, "api_key": "k", "retries": 2}
-        async with build(settings(nats_server, redis_server, **overrides)):
-            await publish_turn(nc, Turn(session_id="dl3", turn_id=new_id(), text="work was awful",
-                                        preferences=Preferences(style="balanced")))  # fmt: skip
+        async with DialogueService(settings(nats_server, redis_server, **overrides)):
+            item = Turn(
+                session_id="dl3", turn_id=new_id(), text="work was awful", preferences=Preferences(style="balanced")
+            )
+            await publish_turn(nc, item)
             await replies.wait_for(2)
             (error,) = await errors.wait_for(1)
     assert error.code == "llm_unavailable" and len(fake.requests) == 3
-    assert replies.items[0].text in [s for options in phrases.ENGLISH.acknowledge.values() for s in options]
+    assert [r.text for r in replies.items] == composer.compose(item, [])[0]  # the composer's reply, in full
 
 
 async def test_no_api_key_still_answers_and_says_why(
@@ -361,7 +383,7 @@ async def test_no_api_key_still_answers_and_says_why(
 ) -> None:
     replies = await inbox(nc, subjects.reply_text("dl4"), ReplySentence)
     errors = await inbox(nc, subjects.error("dl4"), ErrorEvent)
-    async with build(settings(nats_server, redis_server, backend="groq", api_key="")):
+    async with DialogueService(settings(nats_server, redis_server, backend="groq", api_key="")):
         await publish_turn(nc, Turn(session_id="dl4", turn_id=new_id(), kind="greeting"))
         await replies.wait_for(1)
         (error,) = await errors.wait_for(1)

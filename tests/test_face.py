@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import cv2
 import numpy as np
 import pytest
@@ -11,26 +13,27 @@ from nats.aio.client import Client as NATS
 from mrrrme import subjects
 from mrrrme.contracts import ErrorEvent, FaceEmotion, Frame, encode, now
 from mrrrme.stack.infra import NatsServer
-from services.face.backends import load_backend
 from services.face.detect import FaceDetector, quality_cues
-from services.face.service import FaceAnalyser, build
+from services.face.service import FaceService
 from services.face.settings import FaceSettings
 from tests.images import astronaut, coins, jpeg
 from tests.mesh import inbox
 
 
 @pytest.fixture(scope="module")
-def analyser() -> FaceAnalyser:
-    settings = FaceSettings(backend="lite")
-    return FaceAnalyser(settings, load_backend(settings))
+def analyser() -> FaceService:
+    """The service's own pipeline, in process (no NATS): what it would publish for each frame."""
+    service = FaceService(FaceSettings(backend="lite"))
+    service.load()
+    return service
 
 
 def frame(data: bytes, seq: int = 1, session: str = "face1", ts: float | None = None) -> Frame:
     return Frame(session_id=session, seq=seq, jpeg=data, width=0, height=0, ts=now() if ts is None else ts)
 
 
-def test_astronaut_is_one_happy_face_of_good_quality(analyser: FaceAnalyser) -> None:
-    (event,) = analyser.analyse([frame(astronaut())])
+def test_astronaut_is_one_happy_face_of_good_quality(analyser: FaceService) -> None:
+    (event,) = analyser.process([frame(astronaut())])
     assert isinstance(event, FaceEmotion)
     assert event.faces == 1 and event.reading is not None
     assert event.reading.emotion == "Happy" and event.reading.confidence > 0.8
@@ -39,8 +42,8 @@ def test_astronaut_is_one_happy_face_of_good_quality(analyser: FaceAnalyser) -> 
     assert 150 < x < 220 and 40 < y < 100 and 80 < w < 120  # her face, not the flag or the helmet
 
 
-def test_coins_have_no_face(analyser: FaceAnalyser) -> None:
-    (event,) = analyser.analyse([frame(coins())])
+def test_coins_have_no_face(analyser: FaceService) -> None:
+    (event,) = analyser.process([frame(coins())])
     assert isinstance(event, FaceEmotion)
     assert event.reading is None and event.faces == 0
 
@@ -58,13 +61,13 @@ def test_detector_on_lfw_faces_and_non_faces() -> None:
     assert sum(found[100:]) <= 2  # measured: 0 of 100
 
 
-def test_several_faces_report_the_largest_and_the_count(analyser: FaceAnalyser) -> None:
+def test_several_faces_report_the_largest_and_the_count(analyser: FaceService) -> None:
     face = cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR)[30:330, 120:330]
     canvas = np.full((480, 900, 3), 200, np.uint8)
     canvas[20:320, 20:230] = face
     small = cv2.resize(face, (157, 225))
     canvas[200:425, 600:757] = small
-    (event,) = analyser.analyse([frame(jpeg(canvas[..., ::-1].copy()))])
+    (event,) = analyser.process([frame(jpeg(canvas[..., ::-1].copy()))])
     assert isinstance(event, FaceEmotion)
     assert event.faces == 2
     assert event.box is not None and event.box[0] < 300  # the larger, left one
@@ -82,10 +85,10 @@ def test_quality_drops_for_a_dark_blurred_face() -> None:
     assert cues_bad["sharpness"] < cues_good["sharpness"] - 0.3
 
 
-def test_grayscale_and_odd_sized_frames_work(analyser: FaceAnalyser) -> None:
+def test_grayscale_and_odd_sized_frames_work(analyser: FaceService) -> None:
     grey = jpeg(cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2GRAY))
     odd = jpeg(cv2.resize(skimage.data.astronaut(), (517, 389)))
-    events = analyser.analyse([frame(grey), frame(odd)])
+    events = analyser.process([frame(grey), frame(odd)])
     assert all(isinstance(e, FaceEmotion) and e.faces == 1 for e in events)
 
 
@@ -94,7 +97,7 @@ async def test_service_answers_frames_and_refuses_bad_ones_over_nats(nats_server
     errors = await inbox(nc, subjects.error("face2"), ErrorEvent)
     # A generous freshness limit: on a busy 2-core CI machine honest frames must not count as stale.
     settings = FaceSettings(nats_url=nats_server.url, backend="lite", max_frame_age_ms=10_000)
-    async with build(settings) as service:
+    async with FaceService(settings) as service:
         bad = [
             b"\xff\xd8 this is not really a jpeg \xff\xd9",
             b"",
@@ -116,3 +119,18 @@ async def test_service_answers_frames_and_refuses_bad_ones_over_nats(nats_server
         assert by_seq[10].reading.emotion == "Happy" and by_seq[11].reading is None
         assert 12 not in by_seq
         assert service.ready
+
+        def counted(outcome: str) -> float:
+            return (
+                service.metrics.registry.get_sample_value(
+                    "mrrrme_face_messages_total", {"kind": "frame", "outcome": outcome}
+                )
+                or 0.0
+            )
+
+        for _ in range(100):  # the stale frame may be set aside a moment after the answers went out
+            if counted("stale"):
+                break
+            await asyncio.sleep(0.05)
+        # Every frame is counted once, under one outcome: the stale one is not also counted "ok".
+        assert (counted("ok"), counted("bad_input"), counted("stale")) == (2, 4, 1)

@@ -28,12 +28,12 @@ from mrrrme.contracts import (
 )
 from mrrrme.stack.infra import NatsServer
 from services.face.backends.full import VitBackend
-from services.face.service import build as build_face
+from services.face.service import FaceService
 from services.face.settings import FaceSettings
-from services.text.service import build as build_text
+from services.text.service import TextService
 from services.text.settings import TextSettings
 from services.voice.backends.full import HubertBackend
-from services.voice.service import build as build_voice
+from services.voice.service import VoiceService
 from services.voice.settings import VoiceSettings
 from tests.fixtures.tiny_hf import build_tiny_face, build_tiny_text, build_tiny_voice
 from tests.images import astronaut
@@ -47,8 +47,8 @@ async def test_face_vit_backend_over_nats(tmp_path: Path, nats_server: NatsServe
     settings = FaceSettings(
         nats_url=nats_server.url, backend="full", model=str(model), device="cpu", max_frame_age_ms=10_000
     )
-    async with build_face(settings) as service:
-        assert service.backend == "full"
+    async with FaceService(settings) as service:
+        assert service.backend_name == "full"
         for seq in range(3):
             frame = Frame(session_id="vit1", seq=seq, jpeg=astronaut(), width=512, height=512)
             await nc.publish(subjects.frame("vit1"), encode(frame))
@@ -62,7 +62,7 @@ async def test_face_vit_backend_over_nats(tmp_path: Path, nats_server: NatsServe
 def test_vit_batch_matches_single_items(tmp_path: Path) -> None:
     from services.face.detect import FaceDetector, decode_jpeg
 
-    backend = VitBackend(str(build_tiny_face(tmp_path / "vit")), "cpu")
+    backend = VitBackend(FaceSettings(model=str(build_tiny_face(tmp_path / "vit")), device="cpu"))
     image = decode_jpeg(astronaut(), 48)
     face = FaceDetector().detect(image).largest
     assert face is not None
@@ -76,7 +76,7 @@ async def test_voice_hubert_backend_over_nats(tmp_path: Path, nats_server: NatsS
     model = build_tiny_voice(tmp_path / "hubert", favor="ang")
     events = await inbox(nc, subjects.voice_emotion("hub1"), VoiceEmotion)
     settings = VoiceSettings(nats_url=nats_server.url, backend="full", model=str(model), device="cpu")
-    async with build_voice(settings):
+    async with VoiceService(settings):
         for text in ("Hello there.", "This is a much longer sentence, to test padding in a batch."):
             pcm = synthesize(text).tobytes()
             unit = Utterance(session_id="hub1", utterance_id=new_id(), pcm=pcm, started_at=0, ended_at=1)
@@ -86,7 +86,7 @@ async def test_voice_hubert_backend_over_nats(tmp_path: Path, nats_server: NatsS
 
 
 def test_hubert_padding_does_not_change_results(tmp_path: Path) -> None:
-    backend = HubertBackend(str(build_tiny_voice(tmp_path / "hubert")), "cpu")
+    backend = HubertBackend(VoiceSettings(model=str(build_tiny_voice(tmp_path / "hubert")), device="cpu"))
     short, long = (synthesize(t).astype(np.float32) / 32768 for t in ("Hi.", "A longer sentence than that."))
     alone = backend.classify([short])[0]
     padded = backend.classify([short, long])[0]
@@ -97,7 +97,7 @@ async def test_text_roberta_backend_over_nats(tmp_path: Path, nats_server: NatsS
     model = build_tiny_text(tmp_path / "roberta", favor="joy")
     events = await inbox(nc, subjects.text_emotion("rob1"), TextEmotion)
     settings = TextSettings(nats_url=nats_server.url, backend="full", model=str(model), device="cpu", rules=False)
-    async with build_text(settings):
+    async with TextService(settings):
         for text in ("What a lovely day.", "word " * 900):  # the second one is truncated to 512 tokens
             await nc.publish(
                 subjects.transcript("rob1"),
@@ -108,9 +108,12 @@ async def test_text_roberta_backend_over_nats(tmp_path: Path, nats_server: NatsS
 
 
 @pytest.mark.parametrize(
-    "backend, model",
-    [(VitBackend, "trpakov/vit-face-expression"), (HubertBackend, "superb/hubert-large-superb-er")],
+    "backend, settings",
+    [
+        (VitBackend, FaceSettings(model="trpakov/vit-face-expression", device="cpu")),
+        (HubertBackend, VoiceSettings(model="superb/hubert-large-superb-er", device="cpu")),
+    ],
 )
-def test_missing_weights_is_one_clear_error(backend: type, model: str) -> None:
+def test_missing_weights_is_one_clear_error(backend: type, settings: object) -> None:
     with pytest.raises(StartupError, match="make models"):
-        backend(model, "cpu")
+        backend(settings)

@@ -12,8 +12,9 @@ import nats
 import pytest
 from nats.aio.client import Client as NATS
 
-from mrrrme import subjects
+from mrrrme import keys, subjects
 from mrrrme.contracts import (
+    ErrorEvent,
     FaceEmotion,
     FusedEmotion,
     TextEmotion,
@@ -27,9 +28,8 @@ from mrrrme.contracts import (
 )
 from mrrrme.runtime import Service, sync_with_server
 from mrrrme.stack.infra import NatsServer, RedisServer
-from services.fusion.service import build
+from services.fusion.service import FusionService
 from services.fusion.settings import FusionSettings
-from services.fusion.state import DEADLINES
 from tests.mesh import Inbox, inbox
 
 HAPPY = reading_from_probabilities([0.1, 0.8, 0.05, 0.05])
@@ -41,7 +41,7 @@ async def fusion(
     nats_server: NatsServer, redis_server: RedisServer, replicas: int = 1, **settings: object
 ) -> AsyncIterator[list[Service]]:
     services = [
-        build(FusionSettings(nats_url=nats_server.url, redis_url=redis_server.url, **settings))  # type: ignore[arg-type]
+        FusionService(FusionSettings(nats_url=nats_server.url, redis_url=redis_server.url, **settings))  # type: ignore[arg-type]
         for _ in range(replicas)
     ]
     async with contextlib.AsyncExitStack() as stack:
@@ -84,10 +84,10 @@ async def fused_or_state(fused: Inbox, redis_server: RedisServer, sid: str, uid:
 
         redis = Redis.from_url(redis_server.url)
         state = (
-            await redis.zrange(DEADLINES, 0, -1, withscores=True),
+            await redis.zrange(keys.FUSION_DEADLINES, 0, -1, withscores=True),
             time.time(),
-            await redis.hkeys(f"mrrrme:fusion:{sid}:u:{uid}"),
-            await redis.keys(f"mrrrme:fusion:{sid}:*"),
+            await redis.hkeys(keys.fusion_utterance(sid, uid)),
+            await redis.keys(keys.fusion_session_pattern(sid)),
         )
         await redis.aclose()
         raise AssertionError(f"{missing}; deadlines, now, join, keys: {state}") from None
@@ -243,3 +243,31 @@ async def test_live_face_estimate_is_rate_limited(
         await asyncio.sleep(0.2)
     assert 2 <= len(fused.items) <= 3  # 1 s of faces at one estimate per 0.5 s
     assert all(f.utterance_id is None and f.emotion == "Happy" and f.face.weight == 1.0 for f in fused.items)
+
+
+async def test_redis_away_is_one_log_line_a_clear_error_and_fusion_recovers_by_itself(
+    own_nats_server: NatsServer, own_nc: NATS, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before: a traceback every 200 ms from the deadline sweep and `internal` errors for the client."""
+    sid = "fus9"
+    errors = await inbox(own_nc, subjects.error(sid), ErrorEvent)
+    with RedisServer() as redis_server:
+        async with fusion(own_nats_server, redis_server, live_interval_s=60):
+            redis_server.kill()
+            caplog.clear()
+            typed = Transcript(session_id=sid, utterance_id=new_id(), text="is anyone there", source="typed")
+            await send(own_nc, subjects.transcript(sid), typed)
+            (error,) = await errors.wait_for(1)
+            await asyncio.sleep(1.5)  # seven sweeps of the deadlines while Redis is away
+            assert error.code == "service_unavailable"
+            records = [r for r in caplog.records if r.name.startswith(("mrrrme", "services"))]
+            assert [r.levelname for r in records] == ["WARNING"], [r.getMessage() for r in records]
+            assert "unreachable" in records[0].getMessage() and not any(r.exc_info for r in caplog.records)
+            redis_server.start()  # same port: the client reconnects by itself
+            uid = new_id()
+            typed = Transcript(session_id=sid, utterance_id=uid, text="hello again", source="typed")
+            await send(own_nc, subjects.transcript(sid), typed)
+            await send(own_nc, subjects.text_emotion(sid), TextEmotion(session_id=sid, utterance_id=uid, reading=None))
+            (turn,) = await turns_of(own_nc, sid, 1)
+    assert turn.text == "hello again"
+    assert any("is back" in r.getMessage() for r in caplog.records)

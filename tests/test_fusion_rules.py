@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mrrrme.contracts import EmotionReading, reading_from_probabilities
-from services.fusion.rules import FusionWeights, Inputs, aggregate_faces, fuse, weights_for
+from services.fusion.rules import FusionWeights, Inputs, aggregate_faces, fuse, mean_duchenne, weights_for
 
 
 def r(neutral: float, happy: float, sad: float, angry: float) -> EmotionReading:
@@ -79,6 +79,23 @@ def test_masking_is_a_happy_face_over_sad_or_angry_voice_or_words(hidden: Emotio
     result = fuse(inputs)
     assert result is not None and result.masking
     assert any(e.startswith("masking: happy face") and where in e for e in result.evidence)
+
+
+@pytest.mark.parametrize(
+    "cue, expected", [(0.05, "smile without eye involvement"), (0.6, "yet the smile reaches the eyes"), (None, None)]
+)
+def test_the_landmarks_smile_cue_is_cited_as_masking_evidence(cue: float | None, expected: str | None) -> None:
+    inputs = Inputs(face=HAPPY, face_quality=0.9, voice=SAD, text=SAD, text_chars=LONG, face_duchenne=cue)
+    result = fuse(inputs)
+    assert result is not None and result.masking  # the cue is evidence, never the cause
+    cited = [e for e in result.evidence if "Duchenne" in e]
+    assert cited[0].split(": ", 1)[1].startswith(expected) if expected else cited == []
+    calm = fuse(Inputs(face=HAPPY, face_quality=0.9, voice=HAPPY, text_chars=LONG, face_duchenne=0.05))
+    assert calm is not None and not calm.masking and not any("Duchenne" in e for e in calm.evidence)
+
+
+def test_mean_duchenne_skips_faces_without_landmarks() -> None:
+    assert mean_duchenne([None, 0.2, 0.4]) == pytest.approx(0.3) and mean_duchenne([None]) is None
 
 
 def test_a_sad_face_over_happy_words_is_not_masking() -> None:

@@ -34,7 +34,7 @@ from mrrrme.stack.infra import NatsServer, RedisServer
 from tests.accounts import new_user
 from tests.conftest import gateway_settings, running_gateway
 from tests.speech import sentences_with_pauses
-from tests.workers.echo import EchoSettings, build
+from tests.workers.echo import EchoService, EchoSettings
 
 TINY_JPEG = bytes.fromhex(
     "ffd8ffe000104a46494600010100000100010000ffdb004300080606070605080707070909080a0c140d0c0b0b0c1912130f141d"
@@ -171,8 +171,8 @@ async def test_bad_messages_get_clear_errors_and_the_other_client_is_untouched(
     assert frames.items == [], "nothing invalid may enter the mesh"
 
     await alice.ws.send(json.dumps({"type": "video_frame", "frame": "x" * (2 * 1024 * 1024)}))
-    code, _ = await closed_with(alice.ws)
-    assert code == 1009
+    close_code, _ = await closed_with(alice.ws)
+    assert close_code == 1009
 
     await bob.send_frame(TINY_JPEG)
     await frames.wait_for(1)
@@ -295,10 +295,16 @@ async def test_preferences_are_validated_and_broadcast_as_control(gateway: str, 
 async def test_health_lists_every_running_service_with_its_readiness(gateway: str, nats_server: NatsServer) -> None:
     import httpx
 
-    async with build(EchoSettings(nats_url=nats_server.url)), httpx.AsyncClient() as http:
-        body = (await http.get(f"{gateway}/health")).json()
+    from tests.test_gateway_hardening import make_admin
+
+    admin = {"Authorization": f"Bearer {await make_admin(gateway)}"}
+    async with EchoService(EchoSettings(nats_url=nats_server.url)), httpx.AsyncClient() as http:
+        public = (await http.get(f"{gateway}/health")).json()
+        body = (await http.get(f"{gateway}/health", headers=admin)).json()
+    # Anyone sees readiness per service; an admin also sees each replica and the gateway's own state.
+    assert public["status"] == "ok" and public["services"]["echo"] == {"replicas": 1, "ready": 1}
     assert body["status"] == "ok" and body["gateway"]["nats"] and body["gateway"]["redis"]
-    assert body["services"]["echo"]["ready"] == 1
+    assert body["services"]["echo"]["ready"] == 1 and body["services"]["echo"]["instances"][0]["ready"]
 
 
 async def test_greeting_without_a_dialogue_service_is_queued_and_said_so(gateway: str, nc: NATS) -> None:
@@ -308,4 +314,4 @@ async def test_greeting_without_a_dialogue_service_is_queued_and_said_so(gateway
         assert event["code"] == "service_unavailable"
         # Read it straight from the stream: a consumer here would compete with dialogue's on the work queue.
         stored = await nc.jetstream().get_last_msg(subjects.TURN_STREAM, subjects.turn(client.session_id))
-        assert decode(stored.data, Turn).kind == "greeting"
+        assert stored.data is not None and decode(stored.data, Turn).kind == "greeting"

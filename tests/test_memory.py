@@ -14,14 +14,14 @@ import pytest
 from nats.aio.msg import Msg
 
 from gateway.client import GatewayClient
-from mrrrme import subjects
+from mrrrme import keys, subjects
 from mrrrme.contracts import EmotionReading, FusedEmotion, ModalityShare, Turn, TurnRecord, encode, new_id
 from mrrrme.runtime import Service, sync_with_server
 from mrrrme.stack.infra import NatsServer, RedisServer
 from mrrrme.store import Database
-from services.dialogue.service import build as build_dialogue
+from services.dialogue.service import DialogueService
 from services.dialogue.settings import DialogueSettings
-from services.memory.service import build as build_memory
+from services.memory.service import MemoryService
 from services.memory.settings import MemorySettings
 from tests.accounts import new_user
 from tests.conftest import APPS
@@ -40,8 +40,8 @@ def memory_and_dialogue(
 ) -> list[Service]:
     common = {"nats_url": nats_server.url, "redis_url": redis_server.url}
     return [
-        build_memory(MemorySettings(**common, database_url=database_url(gateway))),  # type: ignore[arg-type]
-        build_dialogue(dialogue or DialogueSettings(**common, backend="lite")),  # type: ignore[arg-type]
+        MemoryService(MemorySettings(**common, database_url=database_url(gateway))),  # type: ignore[arg-type]
+        DialogueService(dialogue or DialogueSettings(**common, backend="lite")),  # type: ignore[arg-type]
     ]
 
 
@@ -207,9 +207,9 @@ async def _nonempty(items: list[Any]) -> bool:
 
 
 async def redis_keys_of(redis: Any, session_ids: list[str]) -> list[bytes]:
-    keys = [key async for key in redis.scan_iter(match="mrrrme:*")]
-    found = [k for k in keys if any(sid.encode() in k for sid in session_ids)]
-    members = await redis.zrange("mrrrme:fusion:deadlines", 0, -1)
+    every = [key async for key in redis.scan_iter(match="mrrrme:*")]
+    found = [k for k in every if any(sid.encode() in k for sid in session_ids)]
+    members = await redis.zrange(keys.FUSION_DEADLINES, 0, -1)
     return found + [m for m in members if any(sid.encode() in m for sid in session_ids)]
 
 
@@ -231,7 +231,7 @@ async def test_deleting_the_account_erases_rows_redis_keys_and_pending_work(
                 await until(lambda: _history_len(http, 2), 20, "the turn stored")
             second = await GatewayClient.connect(gateway, token).__aenter__()
             # Work still pending for the open session when the account goes: it must not survive.
-            await state.redis.set(f"mrrrme:session:{second.session_id}:prefs", b"x")
+            await state.redis.set(keys.session_preferences(second.session_id), b"x")
             started_at = time.monotonic()
             assert (await http.delete("/api/me")).status_code == 204
             with pytest.raises(Exception):  # noqa: B017 - any close of the socket will do

@@ -4,23 +4,36 @@ queue-group failover, SIGTERM drain, and JetStream redelivery and dead letters."
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import urllib.request
 from collections.abc import Awaitable, Callable
 
 import msgspec
 import nats
+import pytest
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from gateway.directory import discover
-from mrrrme import subjects
-from mrrrme.contracts import ErrorEvent, ReplySentence, Transcript, Turn, Utterance, decode, encode, new_id
-from mrrrme.runtime import BatchPolicy, MicroBatcher, sync_with_server
+from mrrrme import logs, subjects
+from mrrrme.contracts import (
+    ErrorEvent,
+    ReplySentence,
+    SummaryReply,
+    SummaryRequest,
+    Transcript,
+    Turn,
+    Utterance,
+    decode,
+    encode,
+    new_id,
+)
+from mrrrme.runtime import BadInput, BatchPolicy, Context, MicroBatcher, Service, sync_with_server
 from mrrrme.runtime.tracing import MSG_ID, SESSION, TRACEPARENT, TraceContext
 from mrrrme.stack.infra import NatsServer
 from mrrrme.streams import ensure_streams
-from tests.workers.echo import EchoSettings, build
+from tests.workers.echo import EchoService, EchoSettings
 
 
 def utterance(session_id: str, pcm: bytes = b"\x01\x00" * 160) -> Utterance:
@@ -109,7 +122,7 @@ async def test_batcher_drops_the_oldest_units_when_the_queue_is_full() -> None:
 
 
 async def test_bad_units_get_error_events_and_the_worker_keeps_serving(nats_server: NatsServer, nc: NATS) -> None:
-    service = build(EchoSettings(nats_url=nats_server.url))
+    service = EchoService(EchoSettings(nats_url=nats_server.url))
     errors, transcripts = Collector(ErrorEvent), Collector(Transcript)
     await nc.subscribe(subjects.error("bad1"), cb=errors.cb)
     await nc.subscribe(subjects.transcript("bad1"), cb=transcripts.cb)
@@ -159,7 +172,7 @@ async def test_results_carry_the_trace_session_and_a_new_message_id(nats_server:
     transcripts = Collector(Transcript)
     await nc.subscribe(subjects.transcript("trace1"), cb=transcripts.cb)
     parent = TraceContext.new()
-    async with build(EchoSettings(nats_url=nats_server.url)):
+    async with EchoService(EchoSettings(nats_url=nats_server.url)):
         headers = {TRACEPARENT: parent.header(), MSG_ID: "m-in", SESSION: "trace1"}
         await nc.publish(subjects.utterance("trace1"), encode(utterance("trace1")), headers=headers)
         await transcripts.wait_for(1)
@@ -171,7 +184,7 @@ async def test_results_carry_the_trace_session_and_a_new_message_id(nats_server:
 
 
 async def test_ready_only_after_warm_up_and_listed_by_health_ping(nats_server: NatsServer, nc: NATS) -> None:
-    service = build(EchoSettings(nats_url=nats_server.url, warmup_s=1.0))
+    service = EchoService(EchoSettings(nats_url=nats_server.url, warmup_s=1.0))
     starting = asyncio.create_task(service.start())
     async with asyncio.timeout(10):
         while service.metrics_port == 0 or service.nc is None:
@@ -191,7 +204,7 @@ async def test_units_from_many_sessions_are_batched(nats_server: NatsServer, nc:
     transcripts = Collector(Transcript)
     await nc.subscribe("mrrrme.transcript.*", cb=transcripts.cb)
     settings = EchoSettings(nats_url=nats_server.url, batch=True, max_batch=8, max_wait_ms=30, delay_ms=50)
-    service = build(settings)
+    service = EchoService(settings)
     async with service:
         for i in range(24):
             await nc.publish(subjects.utterance(f"batch{i}"), encode(utterance(f"batch{i}")))
@@ -328,3 +341,99 @@ async def test_a_unit_that_asks_to_be_retried_is_redelivered_and_logged_without_
     output = worker.output()  # type: ignore[attr-defined]
     assert output.count("will retry a unit") == 2 and "Traceback" not in output
     await nc.drain()
+
+
+# --- requests, logs and subjects of no session --------------------------------------------------------
+
+
+class Asker(Service[EchoSettings]):
+    """Answers each summary request by asking another responder: shows what `ctx.request` carries."""
+
+    name = "asker"
+
+    def __init__(self, settings: EchoSettings) -> None:
+        super().__init__(settings, "test")
+        self.trace_ids_seen_by_logs: list[str] = []
+        self.consume(subjects.SUMMARIZE, schema=SummaryRequest)(self.on_request)
+
+    async def on_request(self, request: SummaryRequest, ctx: Context) -> None:
+        self.trace_ids_seen_by_logs.append(logs.TRACE_ID.get())
+        if request.previous == "fail":
+            raise BadInput("bad", "refused")
+        answer = await ctx.request("test.downstream", request, SummaryReply, timeout=5)
+        await ctx.respond(answer)
+
+
+async def test_a_request_keeps_the_session_and_trace_and_logs_carry_the_trace_id(
+    nats_server: NatsServer, nc: NATS
+) -> None:
+    seen: list[dict[str, str]] = []
+
+    async def downstream(msg: Msg) -> None:
+        seen.append(dict(msg.headers or {}))
+        await msg.respond(encode(SummaryReply(session_id="req1", text="fine")))
+
+    await nc.subscribe("test.downstream", cb=downstream)
+    await sync_with_server(nc)
+    trace = TraceContext.new()
+    async with Asker(EchoSettings(nats_url=nats_server.url)) as service:
+        request = SummaryRequest(session_id="req1", previous="", lines=[])
+        answer = await nc.request(
+            subjects.SUMMARIZE, encode(request), timeout=10, headers={TRACEPARENT: trace.header()}
+        )
+    assert decode(answer.data, SummaryReply).text == "fine"
+    (headers,) = seen
+    assert headers[SESSION] == "req1" and headers[MSG_ID]
+    parsed = TraceContext.parse(headers[TRACEPARENT])
+    assert parsed is not None and parsed.trace_id == trace.trace_id and parsed.span_id != trace.span_id
+    assert service.trace_ids_seen_by_logs == [trace.trace_id]
+    assert logs.TRACE_ID.get() == "-"  # set only while the unit is handled
+
+
+def test_the_log_format_carries_the_trace_id(capfd: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        logs.configure_logging("INFO")
+        with logs.traced("0af7651916cd43dd8448eb211c80319c"):
+            logging.getLogger("services.test").info("inside a unit")
+        logging.getLogger("services.test").info("outside")
+    finally:  # configure_logging replaced pytest's own handlers
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    err = capfd.readouterr().err
+    assert "services.test [0af7651916cd43dd8448eb211c80319c]: inside a unit" in err
+    assert "services.test [-]: outside" in err
+
+
+async def test_a_refused_unit_on_a_subject_of_no_session_is_counted_by_its_own_name_and_sends_no_error(
+    nats_server: NatsServer, nc: NATS
+) -> None:
+    """Metrics and error routing once took the last token of `mrrrme.dialogue.summarize` for a session id:
+    the label `dialogue` and an error event on `mrrrme.error.summarize`."""
+    stray = Collector(ErrorEvent)
+    await nc.subscribe(subjects.error("summarize"), cb=stray.cb)
+    await sync_with_server(nc)
+    async with Asker(EchoSettings(nats_url=nats_server.url)) as service:
+        await nc.publish(subjects.SUMMARIZE, b"\x93not msgpack")
+        bad = SummaryRequest(session_id="", previous="fail", lines=[])
+        await nc.publish(subjects.SUMMARIZE, encode(bad))
+        await nc.flush()
+        for _ in range(100):
+            counted = service.metrics.registry.get_sample_value(
+                "mrrrme_asker_messages_total", {"kind": "dialogue.summarize", "outcome": "bad_input"}
+            )
+            if counted == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert counted == 2
+    await asyncio.sleep(0.2)
+    assert stray.items == []
+
+
+def test_subject_kinds_and_sessions() -> None:
+    assert subjects.kind(subjects.face_emotion("abc")) == "emotion.face"
+    assert subjects.kind(subjects.ALL_FACE_EMOTIONS) == "emotion.face"
+    assert subjects.kind(subjects.SUMMARIZE) == "dialogue.summarize"
+    assert subjects.session_of(subjects.turn_record("abc")) == "abc"
+    assert subjects.session_of(subjects.SUMMARIZE) == "" and subjects.session_of(subjects.ALL_TURNS) == ""

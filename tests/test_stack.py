@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mrrrme.stack.infra import free_port
-from mrrrme.stack.supervisor import available_services, parse_replicas
+from mrrrme.stack.supervisor import SERVICE_NAMES, parse_replicas
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -113,13 +114,13 @@ def test_make_run_brings_the_stack_up_restarts_crashes_and_leaves_nothing_behind
         health = get_json(f"http://127.0.0.1:{port}/health")
         services = health["services"]
         assert isinstance(services, dict)
-        wanted = {name: 2 if name == "asr" else 1 for name in available_services()}  # MRRRME_REPLICAS
+        wanted = {name: 2 if name == "asr" else 1 for name in SERVICE_NAMES}  # MRRRME_REPLICAS
         if all(services.get(name, {}).get("ready") == count for name, count in wanted.items()):
             break
         assert time.monotonic() < deadline, f"services not ready: {services}"
         time.sleep(1)
     assert health["status"] == "ok"
-    assert set(available_services()) >= {"face", "voice", "asr", "text"}
+    assert set(SERVICE_NAMES) >= {"face", "voice", "asr", "text"}
 
     output.wait_for(r"services: gateway, .*asr x2")
     assert output.wait_for(r"started asr\.2 \(pid \d+\)")
@@ -142,8 +143,27 @@ def test_make_run_brings_the_stack_up_restarts_crashes_and_leaves_nothing_behind
             assert time.monotonic() < deadline, "gateway did not come back"
             time.sleep(0.2)
 
+    # The embedded infrastructure is supervised too: killed, it comes back (NATS on the same store) and
+    # every service reconnects by itself.
+    for label, pattern in (
+        ("nats-server", r"NATS \(JetStream\) at \S+ \(pid (\d+)\)"),
+        ("redis-server", r"Redis at \S+ \(pid (\d+)\)"),
+    ):
+        os.kill(int(output.wait_for(rf"started embedded {pattern}").group(1)), signal.SIGKILL)
+        output.wait_for(rf"{label} was killed by SIGKILL after [\d.]+s; restarting in 1s")
+        output.wait_for(rf"restarted {label} \(pid \d+\)")
+    deadline = time.monotonic() + 120
+    while True:
+        with contextlib.suppress(OSError):
+            services = get_json(f"http://127.0.0.1:{port}/health")["services"]
+            assert isinstance(services, dict)
+            if all(services.get(name, {}).get("ready") == count for name, count in wanted.items()):
+                break
+        assert time.monotonic() < deadline, "services did not come back after NATS and Redis restarted"
+        time.sleep(0.5)
+
     everything = descendants(process.pid)
-    assert len(everything) >= 3 + len(available_services())  # NATS, Redis, gateway, services
+    assert len(everything) >= 3 + len(SERVICE_NAMES)  # NATS, Redis, gateway, services
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=60) == 0
     output.wait_for(r"all stopped")

@@ -12,7 +12,7 @@ from mrrrme.stack.infra import NatsServer
 from services.text import rules
 from services.text.backends.lite import LiteTextBackend
 from services.text.lite_model import is_test, load_corpus
-from services.text.service import TextAnalyser, build
+from services.text.service import TextService
 from services.text.settings import TextSettings
 from tests.mesh import inbox
 
@@ -69,7 +69,7 @@ def test_intensifiers_sharpen_the_distribution() -> None:
 
 @pytest.fixture(scope="module")
 def lite() -> LiteTextBackend:
-    return LiteTextBackend()
+    return LiteTextBackend(TextSettings())
 
 
 @pytest.mark.parametrize(
@@ -102,7 +102,7 @@ def test_lite_backend_beats_the_majority_baseline_on_held_out_tweets(lite: LiteT
 async def test_service_answers_text_and_refuses_empty_or_huge_text(nats_server: NatsServer, nc: NATS) -> None:
     events = await inbox(nc, subjects.text_emotion("text1"), TextEmotion)
     errors = await inbox(nc, subjects.error("text1"), ErrorEvent)
-    async with build(TextSettings(nats_url=nats_server.url, backend="lite")):
+    async with TextService(TextSettings(nats_url=nats_server.url, backend="lite")):
         for text in ("", "   ", "x" * 100_000, "I am so happy to see you!"):
             unit = Transcript(session_id="text1", utterance_id=new_id(), text=text)
             await nc.publish(subjects.transcript("text1"), encode(unit))
@@ -113,15 +113,17 @@ async def test_service_answers_text_and_refuses_empty_or_huge_text(nats_server: 
 
 
 def test_a_transcript_in_a_language_the_model_does_not_read_gets_no_reading(lite: LiteTextBackend) -> None:
-    analyser = TextAnalyser(TextSettings(backend="lite"), lite)
+    analyser = TextService(TextSettings(backend="lite"))
+    analyser.backend = lite
     words = {"en": "I am so happy to see you!", "en-GB": "I am so happy to see you!", None: "I am so happy!",
              "de": "Ich bin so froh, dich zu sehen!"}  # fmt: skip
-    results = analyser.analyse(
+    results = analyser.process(
         [Transcript(session_id="t", utterance_id=new_id(), text=text, language=language) for language, text in
          words.items()]
     )  # fmt: skip
     readings = [r.reading for r in results if isinstance(r, TextEmotion)]
     assert [r.emotion if r else None for r in readings] == ["Happy", "Happy", "Happy", None]
-    multilingual = TextAnalyser(TextSettings(backend="lite", languages="en, de"), lite)
-    (german,) = multilingual.analyse([Transcript(session_id="t", utterance_id=new_id(), text="froh", language="de")])
+    multilingual = TextService(TextSettings(backend="lite", languages="en, de"))
+    multilingual.backend = lite
+    (german,) = multilingual.process([Transcript(session_id="t", utterance_id=new_id(), text="froh", language="de")])
     assert isinstance(german, TextEmotion) and german.reading is not None

@@ -17,7 +17,7 @@ from mrrrme.stack.infra import NatsServer
 from services.tts import espeak, visemes
 from services.tts.backends.full import XttsBackend, scaled_track
 from services.tts.backends.lite import PiperBackend
-from services.tts.service import build, speakable
+from services.tts.service import TtsService, speakable
 from services.tts.settings import TtsSettings
 from tests.conftest import ROOT
 from tests.fixtures.tiny_xtts import build_tiny_xtts
@@ -42,7 +42,7 @@ def test_track_merges_repeats_lengthens_through_stress_marks_and_ends_silent() -
 
 @pytest.fixture(scope="module")
 def piper() -> PiperBackend:
-    return PiperBackend()
+    return PiperBackend(TtsSettings())
 
 
 def test_piper_speech_has_a_viseme_track_inside_its_audio(piper: PiperBackend) -> None:
@@ -92,7 +92,8 @@ CONCURRENT_SPEECH = """
 import threading, time
 from services.tts import espeak
 from services.tts.backends.lite import PiperBackend
-piper, stop = PiperBackend(), time.monotonic() + 4
+from services.tts.settings import TtsSettings
+piper, stop = PiperBackend(TtsSettings()), time.monotonic() + 4
 def english():
     while time.monotonic() < stop:
         piper.synthesize("Hello there, how are you feeling today? I am fine.", "female", "en")
@@ -158,8 +159,8 @@ async def test_service_with_xtts_answers_each_sentence_with_audio_and_visemes(
 ) -> None:
     audio = await inbox(nc, subjects.reply_audio("xtts1"), ReplyAudio)
     settings = TtsSettings(nats_url=nats_server.url, backend="full", model=str(tiny_xtts), device="cpu")
-    async with build(settings) as service:
-        assert service.backend == "full"
+    async with TtsService(settings) as service:
+        assert service.backend_name == "full"
         for index, text in enumerate(["I hear you.", "Tell me more."]):
             sentence = ReplySentence(session_id="xtts1", turn_id="t", index=index, text=text, emotion="Happy")
             await nc.publish(subjects.reply_text("xtts1"), encode(sentence))
@@ -174,7 +175,7 @@ async def test_service_speaks_each_sentence_marked_synthetic_and_drops_interrupt
 ) -> None:
     audio = await inbox(nc, subjects.reply_audio("tts1"), ReplyAudio)
     turn, cut = new_id(), new_id()
-    async with build(TtsSettings(nats_url=nats_server.url, backend="lite")):
+    async with TtsService(TtsSettings(nats_url=nats_server.url, backend="lite")):
         await nc.publish(subjects.control("tts1"), encode(Control(session_id="tts1", action="interrupt", turn_id=cut)))
         await nc.flush()
         for index, (turn_id, text) in enumerate([(turn, "I hear you."), (cut, "Never said."), (turn, "Tell me more.")]):

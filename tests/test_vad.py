@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gateway.vad import SAMPLE_RATE, Segmenter, SegmenterConfig, SileroVad
+from gateway.vad import SAMPLE_RATE, Segmenter, SegmenterConfig, SegmentEvent, SileroVad
 from tests.speech import sentences_with_pauses, silence, synthesize
 
 SENTENCES = [
@@ -20,10 +20,12 @@ def vad() -> SileroVad:
     return SileroVad()
 
 
-def segment(vad: SileroVad, audio: np.ndarray, chunk: int = 640, config: SegmenterConfig | None = None) -> list:
+def segment(
+    vad: SileroVad, audio: np.ndarray, chunk: int = 640, config: SegmenterConfig | None = None
+) -> list[SegmentEvent]:
     segmenter = Segmenter(vad, config, clock=0.0)
     data = audio.astype("<i2").tobytes()
-    events = []
+    events: list[SegmentEvent] = []
     for offset in range(0, len(data), chunk * 2):
         events += segmenter.feed(data[offset : offset + chunk * 2])
     return events
@@ -35,6 +37,7 @@ def test_sentences_with_pauses_become_one_utterance_each(vad: SileroVad) -> None
     utterances = [e for e in events if e.kind == "utterance"]
     starts = [e for e in events if e.kind == "speech_start"]
     assert len(utterances) == 3 and len(starts) == 3
+    assert all(u.reason == "silence" for u in utterances)  # the fixed rule is still the default
     # Each utterance covers its sentence: it lies inside the right stretch of the recording.
     cursor = 1.0
     for sentence, utterance in zip(SENTENCES, utterances, strict=True):
@@ -78,5 +81,5 @@ def test_flush_emits_the_speech_in_progress(vad: SileroVad) -> None:
     events = segmenter.feed(speech.tobytes())
     assert [e.kind for e in events] == ["speech_start"]
     (utterance,) = segmenter.flush()
-    assert utterance.kind == "utterance" and len(utterance.pcm) > SAMPLE_RATE
+    assert utterance.kind == "utterance" and utterance.reason == "flush" and len(utterance.pcm) > SAMPLE_RATE
     assert segmenter.flush() == []

@@ -12,7 +12,7 @@ from mrrrme.audio import has_speech
 from mrrrme.contracts import ErrorEvent, Utterance, VoiceEmotion, encode, new_id
 from mrrrme.stack.infra import NatsServer
 from services.voice import prosody
-from services.voice.service import build
+from services.voice.service import VoiceService
 from services.voice.settings import VoiceSettings
 from tests.mesh import inbox
 from tests.speech import silence, synthesize_styled
@@ -65,7 +65,7 @@ def utterance(session: str, pcm: bytes) -> Utterance:
 async def test_service_classifies_speech_flags_silence_and_refuses_bad_audio(nats_server: NatsServer, nc: NATS) -> None:
     events = await inbox(nc, subjects.voice_emotion("voice1"), VoiceEmotion)
     errors = await inbox(nc, subjects.error("voice1"), ErrorEvent)
-    async with build(VoiceSettings(nats_url=nats_server.url, backend="lite")):
+    async with VoiceService(VoiceSettings(nats_url=nats_server.url, backend="lite")):
         speech = synthesize_styled(SENTENCES[0], length_scale=0.72, volume=2.0)
         clipped = np.where(speech >= 0, 32767, -32768).astype(np.int16)  # a hard-clipped, distorted mic
         # Empty, odd bytes, 31 s (over the 30 s limit; 10 minutes cannot even be published: NATS'

@@ -22,7 +22,7 @@ from playwright.async_api import Page, async_playwright
 
 from mrrrme import subjects
 from mrrrme.stack.infra import NatsServer, RedisServer
-from services.memory.service import build as build_memory
+from services.memory.service import MemoryService
 from services.memory.settings import MemorySettings
 from tests.accounts import PASSWORD
 from tests.conftest import APPS
@@ -55,7 +55,11 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return video, audio
 
 
-async def browser_page(media: tuple[Path, Path]) -> AsyncIterator[Page]:
+async def browser_page(
+    media: tuple[Path, Path], viewport: tuple[int, int] = (1280, 900), console_errors: list[str] | None = None
+) -> AsyncIterator[Page]:
+    """A page in a fresh Chromium; `console_errors`, when given, collects every console error (a failed
+    request such as a 401 or a missing favicon is one) and uncaught exception from the first load on."""
     video, audio = media
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
@@ -75,8 +79,10 @@ async def browser_page(media: tuple[Path, Path]) -> AsyncIterator[Page]:
                 "--autoplay-policy=no-user-gesture-required",
             ],
         )
-        context = await browser.new_context(viewport={"width": 1280, "height": 900})
+        context = await browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
         page = await context.new_page()
+        if console_errors is not None:
+            page.on("console", lambda message: console_errors.append(message.text) if message.type == "error" else None)
         # Record, at every getUserMedia call, whether the AI / emotion-recognition notice was on screen.
         await page.add_init_script(
             """(() => {
@@ -120,7 +126,7 @@ async def wait_until(page: Page, expression: str, timeout_s: float) -> None:
 
 async def sign_up_and_consent(page: Page, url: str, name: str, camera: bool, microphone: bool) -> None:
     await page.goto(url)
-    await page.get_by_role("heading", name="Sign up or log in").wait_for()
+    await page.get_by_role("heading", name="Create an account or log in").wait_for()
     await page.fill("#username", name)
     await page.fill("#password", PASSWORD)
     await page.get_by_role("button", name="Create account").click()
@@ -138,7 +144,7 @@ async def test_a_person_signs_up_consents_and_talks_with_the_avatar(
     gateway: str, nats_server: NatsServer, redis_server: RedisServer, media: tuple[Path, Path]
 ) -> None:
     database_url = APPS[gateway].state.gateway.settings.database_url
-    memory = build_memory(
+    memory = MemoryService(
         MemorySettings(nats_url=nats_server.url, redis_url=redis_server.url, database_url=database_url)
     )
     async with started(*mesh(nats_server.url, redis_server.url), memory):
@@ -171,8 +177,9 @@ async def test_a_person_signs_up_consents_and_talks_with_the_avatar(
             assert len(shapes - {"sil"}) >= 2, f"the mouth did not move during playback: {shapes}"
             assert screenshot_taken
             assert await page.locator("#conversation li.assistant").count() >= 1
-            # The timeline has a point for the turn.
-            await page.wait_for_selector("#timeline circle.fused", timeout=10_000)
+            # The timeline has a point for the turn: in the chart's data and as a row of its table.
+            await wait_until(page, "window.mrrrme.timeline.length >= 1", 10)
+            assert await page.locator("#timeline-table tbody tr").count() >= 1
 
 
 async def test_with_camera_consent_withheld_no_frame_reaches_the_gateway(

@@ -9,29 +9,25 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from gateway.accounts.service import AccountError, Identity
 from gateway.accounts.throttle import Throttled
+from gateway.problems import ApiProblem, Problem, problem
 from mrrrme.contracts import AccountEvent
 from mrrrme.store import privacy, records
 
 if TYPE_CHECKING:
-    from gateway.app import GatewayState
+    from gateway.state import GatewayState
 
 COOKIE = "mrrrme_session"
 bearer = HTTPBearer(auto_error=False, description="The token from /api/signup or /api/login")
 cookie = APIKeyCookie(name=COOKIE, auto_error=False, description="Set by /api/signup and /api/login")
 
 router = APIRouter(prefix="/api", tags=["accounts"])
-
-
-class Problem(BaseModel):
-    detail: str
-    code: str = ""
 
 
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -41,6 +37,12 @@ ERRORS: dict[int | str, dict[str, object]] = {
 
 def state_of(request: Request) -> GatewayState:
     return request.app.state.gateway  # type: ignore[no-any-return]
+
+
+def not_logged_in() -> ApiProblem:
+    return ApiProblem(
+        401, "not_authenticated", "you are not logged in, or your login ended", {"WWW-Authenticate": "Bearer"}
+    )
 
 
 def presented_token(
@@ -55,7 +57,7 @@ def presented_token(
 async def current_identity(request: Request, token: Annotated[str, Depends(presented_token)]) -> Identity:
     identity = await state_of(request).accounts.verify(token) if token else None
     if identity is None:
-        raise HTTPException(401, "not logged in, or the login ended", headers={"WWW-Authenticate": "Bearer"})
+        raise not_logged_in()
     return identity
 
 
@@ -90,15 +92,11 @@ class MeOut(UserOut):
 
 
 def _problem(exc: AccountError) -> JSONResponse:
-    return JSONResponse({"detail": exc.message, "code": exc.code}, status_code=exc.status)
+    return problem(exc.status, exc.code, exc.message)
 
 
 def _throttled(exc: Throttled) -> JSONResponse:
-    return JSONResponse(
-        {"detail": str(exc), "code": "throttled"},
-        status_code=429,
-        headers={"Retry-After": str(int(exc.retry_after_s + 0.999))},
-    )
+    return problem(429, "throttled", str(exc), headers={"Retry-After": str(int(exc.retry_after_s + 0.999))})
 
 
 def _logged_in(request: Request, identity: Identity, token: str, expires_at: dt.datetime, status: int) -> Response:
@@ -114,7 +112,8 @@ def _logged_in(request: Request, identity: Identity, token: str, expires_at: dt.
         max_age=int((expires_at - dt.datetime.now(dt.UTC)).total_seconds()),
         httponly=True,
         samesite="strict",
-        secure=state_of(request).settings.cookie_secure,
+        # Secure whenever the request came over HTTPS (the scheme, or X-Forwarded-Proto from a trusted proxy).
+        secure=state_of(request).settings.cookie_secure or request.url.scheme == "https",
         path="/",
     )
     return response
@@ -166,11 +165,29 @@ async def logout(request: Request, token: Annotated[str, Depends(presented_token
     state = state_of(request)
     identity = await state.accounts.logout(token) if token else None
     if identity is None:
-        raise HTTPException(401, "not logged in, or the login ended", headers={"WWW-Authenticate": "Bearer"})
+        raise not_logged_in()
     await state.announce(AccountEvent(user_id=identity.user_id, action="logout", login_id=identity.login_id))
     response = Response(status_code=204)
     response.delete_cookie(COOKIE, path="/")
     return response
+
+
+class SessionOut(BaseModel):
+    authenticated: bool
+    user: UserOut | None = None
+
+
+@router.get("/session", response_model=SessionOut)
+async def session(request: Request) -> SessionOut:
+    """Whether this request carries a live login: always 200, so that a page asking at load time (before
+    anyone logged in) logs no error. The token stays HttpOnly: the answer never contains it."""
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header[:7].lower() == "bearer " else request.cookies.get(COOKIE, "")
+    identity = await state_of(request).accounts.verify(token) if token else None
+    if identity is None:
+        return SessionOut(authenticated=False)
+    user = UserOut(id=identity.user_id, username=identity.username, role=identity.role)
+    return SessionOut(authenticated=True, user=user)
 
 
 @router.get("/me", response_model=MeOut, responses=ERRORS)
@@ -180,7 +197,7 @@ async def me(identity: CurrentUser, request: Request) -> MeOut:
         consent = await records.current_consent(db, identity.user_id)
     user = await state.accounts.user(identity.user_id)
     if user is None:
-        raise HTTPException(401, "not logged in, or the login ended")
+        raise not_logged_in()
     return MeOut(
         id=user.id, username=user.username, role=user.role, created_at=user.created_at, consent=Consent(**consent)
     )

@@ -52,8 +52,11 @@ class AccountError(Exception):
         self.message = message
 
 
-INVALID_CREDENTIALS = AccountError(401, "invalid_credentials", "invalid username or password")
-"""The one answer for an unknown user and for a wrong password."""
+def invalid_credentials() -> AccountError:
+    """The one answer for an unknown user and for a wrong password. A fresh instance each time: one
+    shared instance would keep the last failed call's traceback, frames and their `password` local
+    alive for as long as the process runs."""
+    return AccountError(401, "invalid_credentials", "invalid username or password")
 
 
 def token_hash(token: str) -> str:
@@ -106,7 +109,7 @@ class Accounts:
             user = await db.scalar(select(User).where(User.username == name)) if len(name) <= 64 else None
         # Always one argon2 verify, against a dummy hash for an unknown user: same answer, same time.
         if not await verify_password(user.password_hash if user else None, password) or user is None:
-            raise INVALID_CREDENTIALS
+            raise invalid_credentials()
         if needs_rehash(user.password_hash):
             async with self.db.session() as db:
                 stored = await db.get(User, user.id)

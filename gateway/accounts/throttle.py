@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from mrrrme import keys
+
 
 @dataclass(frozen=True)
 class ThrottlePolicy:
@@ -30,7 +32,7 @@ class Throttled(Exception):
 
 
 def account_key(username: str) -> str:
-    return "mrrrme:throttle:account:" + hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32]
+    return keys.throttle_account(hashlib.sha256(username.strip().lower().encode()).hexdigest()[:32])
 
 
 class LoginThrottle:
@@ -39,7 +41,7 @@ class LoginThrottle:
         self.policy = policy
 
     async def check_address(self, address: str) -> None:
-        key = f"mrrrme:throttle:ip:{address}"
+        key = keys.throttle_address(address)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.set(key, 0, ex=60, nx=True)  # the window starts with the first attempt
             pipe.incr(key)

@@ -1,6 +1,8 @@
 """The service runtime: one way to build a worker on the mesh (see docs/architecture.md)."""
 
 from mrrrme.runtime.batching import BatchPolicy, MicroBatcher
+from mrrrme.runtime.model_service import ModelService, Ready
+from mrrrme.runtime.process import run_main
 from mrrrme.runtime.roundtrip import sync_with_server
 from mrrrme.runtime.service import (
     BadInput,
@@ -10,7 +12,6 @@ from mrrrme.runtime.service import (
     Service,
     connect_nats,
     publish_durable,
-    reply_each,
 )
 
 __all__ = [
@@ -19,10 +20,12 @@ __all__ = [
     "Context",
     "Delivery",
     "MicroBatcher",
+    "ModelService",
+    "Ready",
     "RetryLater",
     "Service",
     "connect_nats",
     "publish_durable",
-    "reply_each",
+    "run_main",
     "sync_with_server",
 ]

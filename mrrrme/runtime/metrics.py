@@ -40,6 +40,12 @@ class ServiceMetrics:
             ["kind"],
             registry=self.registry,
         )
+        self.queued = Gauge(
+            f"{prefix}_queued",
+            "Units waiting for a micro-batch, by subject kind: a service that is behind (its autoscaling signal)",
+            ["kind"],
+            registry=self.registry,
+        )
         self.ready = Gauge(f"{prefix}_ready", "1 once the model is loaded and warmed up", registry=self.registry)
         self.redeliveries = Counter(
             f"{prefix}_redeliveries_total",
@@ -53,9 +59,3 @@ class ServiceMetrics:
             ["kind"],
             registry=self.registry,
         )
-
-
-def subject_kind(subject: str) -> str:
-    """`mrrrme.emotion.face.<sid>` -> `emotion.face`: a bounded label instead of the session id."""
-    tokens = subject.split(".")
-    return ".".join(tokens[1:-1]) or subject

@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Generic, ParamSpec, TypeVar
+from typing import Any, ClassVar, Generic, ParamSpec, TypeVar
 
 import msgspec
 import nats
@@ -33,19 +33,23 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from mrrrme import subjects
 from mrrrme.backends import StartupError
 from mrrrme.contracts import ContractError, ErrorEvent, HealthReport, decode, encode, new_id, now
+from mrrrme.logs import traced
 from mrrrme.runtime.batching import BatchPolicy, MicroBatcher
 from mrrrme.runtime.health import HealthServer
-from mrrrme.runtime.metrics import ServiceMetrics, subject_kind
+from mrrrme.runtime.metrics import ServiceMetrics
 from mrrrme.runtime.roundtrip import sync_with_server
 from mrrrme.runtime.tracing import MSG_ID, SESSION, TRACEPARENT, TraceContext, make_headers
 from mrrrme.settings import MeshSettings, ServiceSettings
 from mrrrme.streams import ensure_streams
+from mrrrme.subjects import kind as subject_kind
 
 log = logging.getLogger("mrrrme.runtime")
 
 T = TypeVar("T", bound=msgspec.Struct)
 P = ParamSpec("P")
 R = TypeVar("R")
+S = TypeVar("S", bound=ServiceSettings)
+Reply = TypeVar("Reply", bound=msgspec.Struct)
 
 
 class BadInput(Exception):
@@ -65,11 +69,45 @@ class RetryLater(Exception):
     restarting): it is redelivered with backoff, logged as one line rather than a crash."""
 
 
+def is_outage(exc: BaseException) -> bool:
+    """A dependency that is away (connection refused or lost, timed out), not a bug in the handler."""
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return True
+    module = type(exc).__module__
+    # redis-py's and the database drivers' connection errors do not derive from the built-in ones.
+    return module.startswith(("redis", "asyncpg", "sqlalchemy")) and any(
+        word in type(exc).__name__ for word in ("Connection", "Timeout", "Interface", "OperationalError")
+    )
+
+
+class Outage:
+    """Says once that a dependency went away and once that it is back, in between nothing."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.since: float | None = None
+
+    def started(self, exc: BaseException) -> bool:
+        """True (and logged, the first time) when `exc` is an outage."""
+        if not is_outage(exc):
+            return False
+        if self.since is None:
+            self.since = time.monotonic()
+            log.warning("%s: a dependency is unreachable (%s: %s); retrying until it is back", self.service,
+                        type(exc).__name__, exc)  # fmt: skip
+        return True
+
+    def ended(self) -> None:
+        if self.since is not None:
+            log.warning("%s: the dependency is back after %.1f s", self.service, time.monotonic() - self.since)
+            self.since = None
+
+
 @dataclass
 class Context:
     """Where a unit came from, and how to answer on its behalf (keeps its session and trace)."""
 
-    service: Service
+    service: Service[Any]
     subject: str
     session_id: str
     msg_id: str
@@ -78,6 +116,8 @@ class Context:
     deliveries: int = 1
     """How often a durable unit has been delivered (1 for core NATS)."""
     failed: bool = False
+    skipped: str = ""
+    """An outcome label (e.g. `stale`) for a unit the handler deliberately did not process."""
     reply_to: str = ""
     """Set when the unit came as a request: `respond` answers it."""
 
@@ -92,6 +132,18 @@ class Context:
         if not self.reply_to:
             raise RuntimeError(f"{self.subject}: not a request, nothing to respond to")
         await self.service.publish(self.reply_to, message, parent=self)
+
+    async def request(self, subject: str, message: msgspec.Struct, schema: type[Reply], timeout: float) -> Reply:
+        """Ask another service (request-reply) on this unit's behalf, keeping its session and trace."""
+        return await self.service.request(subject, message, schema, timeout, parent=self)
+
+    def skip(self, outcome: str) -> None:
+        """Count this unit under `outcome` instead of ok: it was set aside on purpose (a stale frame)."""
+        self.skipped = outcome
+
+    @property
+    def outcome(self) -> str:
+        return "bad_input" if self.failed else (self.skipped or "ok")
 
     async def fail(self, code: str, message: str) -> None:
         """Tell the session this unit was refused; the runtime counts it as bad input."""
@@ -186,21 +238,33 @@ async def connect_nats(settings: MeshSettings, name: str, on_event: Callable[[st
             delay = min(delay * 2, 5.0)
 
 
-class Service:
-    """One worker process: its consumers, start-up hooks, NATS connection, metrics and health."""
+class Service(Generic[S]):
+    """One worker process: its consumers, its resources, NATS connection, metrics and health.
 
-    def __init__(self, name: str, settings: ServiceSettings, backend: str = "") -> None:
-        self.name = name
+    A service is a subclass: `name` says who it is, `__init__` declares its consumers (bound methods),
+    `setup()` opens its resources and assigns them to typed attributes (a model, a Redis client, a
+    database), `teardown()` closes them. The runtime calls `setup()` before the first unit and reports
+    ready only after it returned; `teardown()` after the last unit was finished.
+    """
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, settings: S, backend_name: str = "") -> None:
+        if not self.name:
+            raise TypeError(f"{type(self).__name__} must set the class attribute `name`")
         self.settings = settings
-        self.backend = backend
+        self.backend_name = backend_name
+        """What computes the answers, for /health (`lite`, `full`, `rules`...)."""
         self.instance = f"{socket.gethostname()}-{os.getpid()}"
-        self.metrics = ServiceMetrics(name)
+        self.metrics = ServiceMetrics(self.name)
         self.nc: NATS | None = None
         self.js: JetStreamContext | None = None
         self._core: list[_CoreConsumer] = []
         self._streams: list[_StreamConsumer] = []
-        self._startup: list[Callable[[], Awaitable[None]]] = []
-        self._shutdown: list[Callable[[], Awaitable[None]]] = []
+        self._background: set[asyncio.Task[None]] = set()
+        self.outage = Outage(self.name)
+        """A dependency (Redis, the database) away: one log line per outage, not a traceback per unit."""
+        self._set_up = False
         self._ready = False
         self._draining = False
         self._started_at = now()
@@ -208,7 +272,7 @@ class Service:
         self._health_sub: Subscription | None = None
         self._stop = asyncio.Event()
         # Models are rarely thread-safe and the event loop must stay free: one model thread.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-model")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-model")
 
     # --- declaration ----------------------------------------------------------------------------
 
@@ -260,14 +324,29 @@ class Service:
 
         return register
 
-    def on_startup(self, hook: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
-        """Load the model and warm it up here: the service reports ready only after every hook."""
-        self._startup.append(hook)
-        return hook
+    # --- resources (override) ------------------------------------------------------------------
 
-    def on_shutdown(self, hook: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
-        self._shutdown.append(hook)
-        return hook
+    async def setup(self) -> None:
+        """Open resources and load the model (warmed up): the service reports ready only after this."""
+
+    async def teardown(self) -> None:
+        """Close what `setup` opened; called after the last unit was finished (also after a failed start)."""
+
+    def spawn(self, work: Awaitable[None], name: str) -> None:
+        """Run a background loop (a sweeper, a retention job) for the service's life: it is cancelled on
+        close, and if it ever ends with an error, the error is logged rather than lost."""
+
+        async def guarded() -> None:
+            try:
+                await work
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s: background task %s failed", self.name, name)
+
+        task = asyncio.create_task(guarded(), name=f"{self.name}-{name}")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # --- running --------------------------------------------------------------------------------
 
@@ -293,9 +372,9 @@ class Service:
         self.nc = await connect_nats(self.settings, f"{self.name}-{self.instance}")
         self.js = self.nc.jetstream()
         self._health_sub = await self.nc.subscribe(subjects.HEALTH_PING, cb=self._answer_health)
-        for hook in self._startup:
-            await hook()
-        await ensure_streams(self.js)  # idempotent; whoever starts first creates them
+        self._set_up = True
+        await self.setup()
+        await ensure_streams(self.js, self.settings.stream_replicas)  # idempotent; whoever starts first creates them
         for consumer in self._core:
             await self._subscribe(consumer)
         for stream_consumer in self._streams:
@@ -305,7 +384,7 @@ class Service:
         await sync_with_server(self.nc)
         self._ready = True
         self.metrics.ready.set(1)
-        log.info("%s: ready (backend %s)", self.name, self.backend or "-")
+        log.info("%s: ready (backend %s)", self.name, self.backend_name or "-")
 
     async def run(self) -> None:
         """Start, serve until SIGTERM or SIGINT, then drain and close."""
@@ -340,13 +419,17 @@ class Service:
         if self.nc is not None and not self.nc.is_closed:
             with contextlib.suppress(Exception):
                 await self.nc.drain()
-        for hook in reversed(self._shutdown):
-            await hook()
+        for task in list(self._background):
+            task.cancel()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        if self._set_up:
+            await self.teardown()
         self._executor.shutdown(wait=False, cancel_futures=True)
         if self._health is not None:
             await self._health.aclose()
 
-    async def __aenter__(self) -> Service:
+    async def __aenter__(self) -> Service[S]:
         await self.start()
         return self
 
@@ -389,6 +472,18 @@ class Service:
         await publish_durable(self.js, subject, encode(message), self._headers(session_id, parent, msg_id))
         self.metrics.published.labels(subject_kind(subject)).inc()
 
+    async def request(
+        self, subject: str, message: msgspec.Struct, schema: type[Reply], timeout: float, parent: Context | None = None
+    ) -> Reply:
+        """Request-reply with the mesh's headers (session, trace, message id); the answer is validated."""
+        assert self.nc is not None, "service not started"
+        session_id = getattr(message, "session_id", "") or (parent.session_id if parent else "")
+        answer = await self.nc.request(
+            subject, encode(message), timeout=timeout, headers=self._headers(session_id, parent)
+        )
+        self.metrics.published.labels(subject_kind(subject)).inc()
+        return decode(answer.data, schema)
+
     async def send_error(
         self, session_id: str, code: str, message: str, ref: str | None = None, parent: Context | None = None
     ) -> None:
@@ -409,7 +504,7 @@ class Service:
                 instance=self.instance,
                 ready=self.ready,
                 detail="draining" if self._draining else ("ready" if self._ready else "warming up"),
-                backend=self.backend,
+                backend=self.backend_name,
                 started_at=self._started_at,
             )
             await msg.respond(encode(report))
@@ -442,10 +537,12 @@ class Service:
             def dropped(_: Delivery[Any]) -> None:
                 self.metrics.messages.labels(kind, "dropped").inc()
 
-            consumer.batcher = MicroBatcher(
+            batcher: MicroBatcher[Delivery[Any]] = MicroBatcher(
                 consumer.batch, lambda batch: self._invoke_batch(consumer, batch), on_drop=dropped
             )
-            consumer.batcher.start()
+            consumer.batcher = batcher
+            batcher.start()
+            self.metrics.queued.labels(kind).set_function(lambda: batcher.pending)
         elif consumer.concurrency > 1:
             consumer.semaphore = asyncio.Semaphore(consumer.concurrency)
 
@@ -476,6 +573,10 @@ class Service:
 
     async def _invoke(self, handler: Callable[..., Awaitable[None]], message: Any, ctx: Context) -> bool:
         """Call a handler on one unit; True when it was handled without error."""
+        with traced(ctx.trace.trace_id):
+            return await self._invoke_untraced(handler, message, ctx)
+
+    async def _invoke_untraced(self, handler: Callable[..., Awaitable[None]], message: Any, ctx: Context) -> bool:
         kind = subject_kind(ctx.subject)
         started = time.perf_counter()
         outcome = "ok"
@@ -484,13 +585,17 @@ class Service:
         except BadInput as exc:
             outcome = "bad_input"
             await ctx.fail(exc.code, exc.message)
-        except Exception:
-            outcome = "error"
-            log.exception("%s: handler failed on a unit from %s", self.name, kind)
-            await ctx.fail("internal", f"the {self.name} service could not process this {kind.split('.')[0]}")
+        except Exception as exc:
+            if self.outage.started(exc):
+                outcome = "unavailable"
+                await ctx.fail("service_unavailable", f"the {self.name} service is briefly unavailable; try again")
+            else:
+                outcome = "error"
+                log.exception("%s: handler failed on a unit from %s", self.name, kind)
+                await ctx.fail("internal", f"the {self.name} service could not process this {kind.split('.')[0]}")
         else:
-            if ctx.failed:
-                outcome = "bad_input"
+            outcome = ctx.outcome
+            self.outage.ended()
         finally:
             self.metrics.handler_seconds.labels(kind).observe(time.perf_counter() - started)
             self.metrics.batch_size.labels(kind).observe(1)
@@ -513,7 +618,7 @@ class Service:
             self.metrics.handler_seconds.labels(kind).observe(time.perf_counter() - started)
             self.metrics.batch_size.labels(kind).observe(len(batch))
         for delivery in batch:
-            self.metrics.messages.labels(kind, "bad_input" if delivery.ctx.failed else "ok").inc()
+            self.metrics.messages.labels(kind, delivery.ctx.outcome).inc()
 
     async def _pull_loop(self, consumer: _StreamConsumer) -> None:
         assert self.js is not None
@@ -568,6 +673,11 @@ class Service:
             return
         message, ctx = decoded
         ctx.deliveries = deliveries
+        with traced(ctx.trace.trace_id):
+            await self._finish_durable(consumer, msg, message, ctx)
+
+    async def _finish_durable(self, consumer: _StreamConsumer, msg: Msg, message: Any, ctx: Context) -> None:
+        deliveries = ctx.deliveries
         handled = await self._invoke_durable(consumer.handler, message, ctx)
         if handled is True:
             await msg.ack()
@@ -592,13 +702,17 @@ class Service:
             log.warning("%s: will retry a unit (delivery %d): %s", self.name, ctx.deliveries, exc)
             self.metrics.messages.labels(kind, "retry").inc()
             return False
-        except Exception:
-            log.exception("%s: durable handler failed (delivery %d)", self.name, ctx.deliveries)
-            self.metrics.messages.labels(kind, "error").inc()
+        except Exception as exc:
+            if self.outage.started(exc):  # redelivered with backoff once the dependency is back
+                self.metrics.messages.labels(kind, "retry").inc()
+            else:
+                log.exception("%s: durable handler failed (delivery %d)", self.name, ctx.deliveries)
+                self.metrics.messages.labels(kind, "error").inc()
             return False
         finally:
             self.metrics.handler_seconds.labels(kind).observe(time.perf_counter() - started)
-        self.metrics.messages.labels(kind, "bad_input" if ctx.failed else "ok").inc()
+        self.outage.ended()
+        self.metrics.messages.labels(kind, ctx.outcome).inc()
         return True
 
     async def _dead_letter(self, consumer: _StreamConsumer, msg: Msg, reason: str) -> None:
@@ -609,19 +723,10 @@ class Service:
         await publish_durable(self.js, subjects.dead_letter(consumer.stream), msg.data, headers)
         self.metrics.dead_letters.labels(subject_kind(msg.subject)).inc()
         if reason == "handler_failed":
-            session_id = (msg.headers or {}).get(SESSION, subjects.session_of(msg.subject))
+            session_id = (msg.headers or {}).get(SESSION) or subjects.session_of(msg.subject)
             await self.send_error(session_id, "failed", f"the {self.name} service gave up on this request")
         await msg.term()
         log.warning("%s: dead-lettered a unit from %s (%s)", self.name, subject_kind(msg.subject), reason)
-
-
-async def reply_each(batch: list[Delivery[Any]], results: list[Any], subject_for: Callable[[str], str]) -> None:
-    """Answer every unit of a batch: its result on `subject_for(session)`, or its BadInput as an error."""
-    for delivery, result in zip(batch, results, strict=True):
-        if isinstance(result, BadInput):
-            await delivery.ctx.fail(result.code, result.message)
-        else:
-            await delivery.ctx.publish(subject_for(result.session_id), result)
 
 
 async def publish_durable(

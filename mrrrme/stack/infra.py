@@ -77,6 +77,15 @@ class _Server:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
 
     @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    @property
+    def returncode(self) -> int | None:
+        """None while the server runs (or was never started); its exit code once it died."""
+        return self.process.poll() if self.process is not None else None
+
+    @property
     def workdir(self) -> Path | None:
         """The server's private directory (config, log, JetStream store), while it runs."""
         return Path(self._tmp.name) if self._tmp else None
@@ -154,6 +163,61 @@ class NatsServer(_Server):
             f'jetstream {{ store_dir: "{store}", max_memory_store: 256MB, max_file_store: 1GB }}\n'
         )
         self._spawn([find_binary("nats-server"), "-c", str(config)], "nats.log")
+
+
+class ClusterNode(NatsServer):
+    """One node of a JetStream cluster on loopback: its own store, routes to the other nodes."""
+
+    def __init__(self, name: str, cluster_port: int, routes: list[int]) -> None:
+        super().__init__()
+        self.name = name
+        self.cluster_port = cluster_port
+        self.routes = routes
+
+    def start(self) -> None:
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix=f"mrrrme-{self.name}-")
+        store = Path(self._tmp.name) / "jetstream"
+        routes = ", ".join(f"nats-route://127.0.0.1:{port}" for port in self.routes)
+        config = Path(self._tmp.name) / "nats.conf"
+        config.write_text(
+            f"server_name: {self.name}\n"
+            f"listen: 127.0.0.1:{self.port}\n"
+            f"max_payload: {NATS_MAX_PAYLOAD}\n"
+            f'jetstream {{ store_dir: "{store}", max_memory_store: 256MB, max_file_store: 1GB }}\n'
+            f"cluster {{ name: mrrrme, listen: 127.0.0.1:{self.cluster_port}, routes: [{routes}] }}\n"
+        )
+        self._spawn([find_binary("nats-server"), "-c", str(config)], "nats.log")
+
+
+class NatsCluster:
+    """Three (or more) JetStream nodes on loopback, for tests of node failure (R3 streams)."""
+
+    def __init__(self, size: int = 3) -> None:
+        cluster_ports = [free_port() for _ in range(size)]
+        self.nodes = [
+            ClusterNode(f"n{i}", port, [p for p in cluster_ports if p != port]) for i, port in enumerate(cluster_ports)
+        ]
+
+    @property
+    def url(self) -> str:
+        """Every node, comma-separated, as NATS_URL takes it: a client fails over between them."""
+        return ",".join(node.url for node in self.nodes)
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.start()
+
+    def close(self) -> None:
+        for node in self.nodes:
+            node.close()
+
+    def __enter__(self) -> NatsCluster:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class RedisServer(_Server):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import os
 import signal
 import sys
@@ -19,9 +18,11 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 
+from mrrrme import registry
 from mrrrme.stack.infra import NatsServer, RedisServer, die_with_parent, free_port
 
-SERVICE_NAMES = ("face", "voice", "asr", "text", "fusion", "dialogue", "tts", "memory")
+SERVICE_NAMES = tuple(registry.names())
+"""Every registered service (mrrrme/registry.py), in the order of a turn's flow."""
 RESTART_BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 HEALTHY_RUN_S = 60.0
 """A child that ran this long before exiting starts its backoff from the beginning again."""
@@ -30,11 +31,6 @@ STOP_GRACE_S = 15.0
 
 def say(text: str) -> None:
     print(f"[supervisor] {text}", flush=True)
-
-
-def available_services() -> list[str]:
-    """Services whose package exists in this checkout; later issues add the rest."""
-    return [name for name in SERVICE_NAMES if importlib.util.find_spec(f"services.{name}") is not None]
 
 
 def describe_exit(code: int) -> str:
@@ -117,14 +113,14 @@ class Supervisor:
             self.nats = NatsServer(int(env.get("MRRRME_NATS_PORT", "0") or 0))
             self.nats.start()
             env["NATS_URL"] = self.nats.url
-            say(f"started embedded NATS (JetStream) at {self.nats.url}")
+            say(f"started embedded NATS (JetStream) at {self.nats.url} (pid {self.nats.pid})")
         else:
             say(f"using NATS at {env['NATS_URL']}")
         if "REDIS_URL" not in env:
             self.redis = RedisServer(int(env.get("MRRRME_REDIS_PORT", "0") or 0))
             self.redis.start()
             env["REDIS_URL"] = self.redis.url
-            say(f"started embedded Redis at {self.redis.url}")
+            say(f"started embedded Redis at {self.redis.url} (pid {self.redis.pid})")
         else:
             say("using the configured Redis")
         env.setdefault("PYTHONUNBUFFERED", "1")
@@ -148,16 +144,19 @@ class Supervisor:
                     if child_env[key] == "0":
                         child_env[key] = str(free_port())
                     label = name if count == 1 else f"{name}.{replica}"
-                    self.children.append(Child(label, f"services.{name}", child_env))
+                    self.children.append(Child(label, registry.service(name).module, child_env))
             for child in self.children:
                 await child.start()
                 say(f"started {child.name} (pid {child.process.pid if child.process else '?'})")
-            watcher = asyncio.create_task(self._watch())
+            watchers = [asyncio.create_task(self._watch())]
+            for label, server in (("nats-server", self.nats), ("redis-server", self.redis)):
+                if server is not None:
+                    watchers.append(asyncio.create_task(self._watch_server(label, server)))
             await self._announce(host, port)
             await self._stopping.wait()
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            for watcher in watchers:
+                watcher.cancel()
+            await asyncio.gather(*watchers, return_exceptions=True)
         finally:
             await self._shutdown()
         return 0
@@ -194,6 +193,32 @@ class Supervisor:
                 say(f"restarted {child.name} (pid {child.process.pid})")
                 waits[child.name] = asyncio.create_task(self._wait(child))
 
+    async def _watch_server(self, label: str, server: NatsServer | RedisServer) -> None:
+        """Restart the embedded nats-server (same store dir: JetStream keeps what it had) or redis-server
+        when it dies, with the same backoff as a service; the services reconnect by themselves."""
+        restarts, started_at = 0, time.monotonic()
+        while True:
+            await asyncio.sleep(0.2)
+            code = server.returncode
+            if code is None:
+                continue
+            ran = time.monotonic() - started_at
+            restarts = 0 if ran > HEALTHY_RUN_S else restarts
+            backoff = RESTART_BACKOFF_S[min(restarts, len(RESTART_BACKOFF_S) - 1)]
+            say(
+                f"{label} {describe_exit(code)} after {ran:.1f}s; "
+                f"restarting in {backoff:.0f}s (restart #{restarts + 1})"
+            )
+            restarts += 1
+            await asyncio.sleep(backoff)
+            try:
+                await asyncio.to_thread(server.start)
+            except Exception as exc:  # port still held, binary gone: try again after the next backoff
+                say(f"{label} did not start again: {exc}")
+                continue
+            started_at = time.monotonic()
+            say(f"restarted {label} (pid {server.pid})")
+
     @staticmethod
     async def _wait(child: Child) -> Child:
         assert child.process is not None
@@ -214,13 +239,12 @@ class Supervisor:
 
 def main() -> int:
     wanted = os.environ.get("MRRRME_SERVICES")
-    services = available_services()
+    services = list(SERVICE_NAMES)
     if wanted is not None:
         requested = [name.strip() for name in wanted.split(",") if name.strip()]
         unknown = [name for name in requested if name not in services]
         if unknown:
-            built = ", ".join(services) or "none"
-            say(f"unknown or not yet built services: {', '.join(unknown)} (available: {built})")
+            say(f"unknown services: {', '.join(unknown)} (registered: {', '.join(services) or 'none'})")
             return 2
         services = requested
     try:

@@ -1,3 +1,5 @@
-from services.asr.service import main
+from mrrrme.runtime import run_main
+from services.asr.service import AsrService
+from services.asr.settings import AsrSettings
 
-main()
+run_main(AsrSettings, AsrService)

@@ -7,60 +7,50 @@ import numpy as np
 from mrrrme import subjects
 from mrrrme.audio import utterance_audio
 from mrrrme.contracts import Transcript, Utterance
-from mrrrme.runtime import BadInput, BatchPolicy, Service
-from mrrrme.runtime.model_worker import run_main, serve_model
-from services.asr.backends import AsrBackend, load_backend
+from mrrrme.runtime import BatchPolicy, ModelService
+from services.asr.backends import BACKENDS, AsrBackend, Recognition
 from services.asr.settings import AsrSettings
 
+AsrInput = tuple[np.ndarray, str | None]
+"""The audio (float32, 16 kHz) and the language to recognise (None: detect)."""
 
-class Recogniser:
-    def __init__(self, settings: AsrSettings, backend: AsrBackend) -> None:
-        self.settings = settings
-        self.backend = backend
 
-    def transcribe(self, utterances: list[Utterance]) -> list[Transcript | BadInput]:
-        """One after another on the model thread: recognisers decode one stream at a time."""
-        results: list[Transcript | BadInput] = []
-        for utterance in utterances:
-            try:
-                audio = utterance_audio(utterance, self.settings.max_seconds)
-            except BadInput as refused:
-                results.append(refused)
-                continue
-            recognition = self.backend.transcribe(audio, utterance.language)
-            results.append(
-                Transcript(
-                    session_id=utterance.session_id,
-                    utterance_id=utterance.utterance_id,
-                    text=recognition.text,
-                    language=recognition.language,
-                    no_speech_prob=recognition.no_speech_prob,
-                    words=recognition.words,
-                    started_at=utterance.started_at,
-                    ended_at=utterance.ended_at,
-                )
-            )
-        return results
+class AsrService(ModelService[AsrSettings, Utterance, AsrInput, Recognition]):
+    name = "asr"
+    backend: AsrBackend
+
+    def __init__(self, settings: AsrSettings) -> None:
+        super().__init__(
+            settings,
+            BACKENDS.chosen(settings).name,
+            subject=subjects.ALL_UTTERANCES,
+            schema=Utterance,
+            queue=subjects.ASR_QUEUE,
+            policy=BatchPolicy(settings.max_batch, settings.max_wait_ms, max(64, settings.max_batch)),
+            reply_to=subjects.transcript,
+        )
+
+    def load(self) -> None:
+        self.backend = BACKENDS.create(self.settings)
 
     def warm_up(self) -> None:
         self.backend.transcribe(np.zeros(16000, dtype=np.float32), "en")
 
+    def prepare(self, utterance: Utterance) -> AsrInput:
+        return utterance_audio(utterance, self.settings.max_seconds), utterance.language
 
-def build(settings: AsrSettings) -> Service:
-    service = Service("asr", settings, backend=settings.backend_name)
-    serve_model(
-        service,
-        subject=subjects.ALL_UTTERANCES,
-        schema=Utterance,
-        queue=subjects.ASR_QUEUE,
-        policy=BatchPolicy(settings.max_batch, settings.max_wait_ms, max(64, settings.max_batch)),
-        load=lambda: Recogniser(settings, load_backend(settings)),
-        warm_up=Recogniser.warm_up,
-        analyse=Recogniser.transcribe,
-        reply_to=subjects.transcript,
-    )
-    return service
+    def infer(self, inputs: list[AsrInput]) -> list[Recognition]:
+        """One after another: recognisers decode one stream at a time."""
+        return [self.backend.transcribe(audio, language) for audio, language in inputs]
 
-
-def main() -> None:
-    run_main(AsrSettings, build)
+    def respond(self, utterance: Utterance, prepared: AsrInput, output: Recognition) -> Transcript:
+        return Transcript(
+            session_id=utterance.session_id,
+            utterance_id=utterance.utterance_id,
+            text=output.text,
+            language=output.language,
+            no_speech_prob=output.no_speech_prob,
+            words=output.words,
+            started_at=utterance.started_at,
+            ended_at=utterance.ended_at,
+        )

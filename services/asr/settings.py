@@ -18,6 +18,11 @@ class AsrSettings(ModelSettings):
     beam_size: int = Field(5, description="Full backend: beam search width")
     no_speech_threshold: float = Field(0.6, description="Segments more likely silence than this are dropped")
     log_prob_threshold: float = Field(-1.0, description="...when their average log-probability is also below this")
+    whisper_threads: int = Field(2, description="Whisper tiny.en (lite): CPU threads of the decoder")
+    whisper_beam_size: int = Field(
+        1,
+        description="Whisper tiny.en (lite): beam width (1: greedy, fastest; 5 read espeak voices a few points better)",
+    )
     max_batch: int = Field(
         1,
         description="Most utterances taken per model-thread turn; both recognisers decode one at a time, so "

@@ -1,3 +1,5 @@
-from services.dialogue.service import main
+from mrrrme.runtime import run_main
+from services.dialogue.service import DialogueService
+from services.dialogue.settings import DialogueSettings
 
-main()
+run_main(DialogueSettings, DialogueService)

@@ -7,17 +7,16 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from redis.asyncio import Redis
 
-from mrrrme import subjects
+from mrrrme import keys, subjects
 from mrrrme.contracts import Control, ReplySentence, SummaryReply, SummaryRequest, Turn, TurnRecord
 from mrrrme.interrupts import Interrupts
 from mrrrme.runtime import Context, Service
-from mrrrme.runtime.model_worker import run_main
 from services.dialogue import composer, crisis, prompt, summary
-from services.dialogue.llm import ChatClient, GroqClient, LlmError, OpenAiCompatibleClient, sentences
+from services.dialogue.backends import BACKENDS
+from services.dialogue.llm import ChatClient, LlmError, sentences
 from services.dialogue.settings import DialogueSettings
 
 log = logging.getLogger("services.dialogue")
@@ -26,16 +25,16 @@ log = logging.getLogger("services.dialogue")
 class Conversation:
     """Short conversation context in Redis: any replica can answer any turn of any session."""
 
-    def __init__(self, redis: Any, keep: int) -> None:
+    def __init__(self, redis: Redis, keep: int) -> None:
         self.redis = redis
         self.keep = keep
 
     async def history(self, sid: str) -> list[tuple[str, str]]:
-        raw = await self.redis.lrange(f"mrrrme:dialogue:{sid}:history", -2 * self.keep, -1)
+        raw = await self.redis.lrange(keys.dialogue_history(sid), -2 * self.keep, -1)
         return [tuple(json.loads(item)) for item in raw]
 
     async def remember(self, sid: str, user: str, assistant: str) -> None:
-        key = f"mrrrme:dialogue:{sid}:history"
+        key = keys.dialogue_history(sid)
         async with self.redis.pipeline(transaction=True) as pipe:
             if user:
                 pipe.rpush(key, json.dumps(["user", user]))
@@ -45,17 +44,17 @@ class Conversation:
             await pipe.execute()
 
     async def answered(self, sid: str, turn_id: str) -> bool:
-        return bool(await self.redis.exists(f"mrrrme:dialogue:{sid}:answered:{turn_id}"))
+        return bool(await self.redis.exists(keys.dialogue_answered(sid, turn_id)))
 
     async def mark_answered(self, sid: str, turn_id: str) -> None:
-        await self.redis.set(f"mrrrme:dialogue:{sid}:answered:{turn_id}", b"1", ex=24 * 3600)
+        await self.redis.set(keys.dialogue_answered(sid, turn_id), b"1", ex=24 * 3600)
 
     async def forget(self, sid: str) -> None:
-        await self.redis.delete(f"mrrrme:dialogue:{sid}:history")
+        await self.redis.delete(keys.dialogue_history(sid))
 
     async def summary(self, sid: str) -> str:
         """The person's summary from earlier sessions, put there by the gateway when the session began."""
-        raw = await self.redis.get(f"mrrrme:session:{sid}:summary")
+        raw = await self.redis.get(keys.session_summary(sid))
         return raw.decode() if isinstance(raw, bytes) else (raw or "")
 
 
@@ -64,59 +63,62 @@ async def _listed(items: list[str]) -> AsyncIterator[str]:
         yield item
 
 
-def build(settings: DialogueSettings) -> Service:
-    service = Service("dialogue", settings, backend=settings.backend_name)
-    interrupted = Interrupts()
-    state: dict[str, Any] = {}
+class DialogueService(Service[DialogueSettings]):
+    name = "dialogue"
 
-    @service.on_startup
-    async def connect() -> None:
-        redis = Redis.from_url(settings.redis_url)
-        await redis.ping()
-        state["conversation"] = Conversation(redis, settings.history_turns)
-        if settings.backend_name == "groq" and settings.api_key:
-            state["llm"] = GroqClient(settings.base_url, settings.api_key, settings.model, settings.timeout_s,
-                                      settings.retries)  # fmt: skip
-        elif settings.backend_name == "openai":
-            if not settings.base_url:
-                raise RuntimeError(
-                    "MRRRME_DIALOGUE_BACKEND=openai needs MRRRME_DIALOGUE_BASE_URL (e.g. http://localhost:11434/v1)"
-                )
-            state["llm"] = OpenAiCompatibleClient(settings.base_url, settings.api_key, settings.model,
-                                                  settings.timeout_s, settings.retries)  # fmt: skip
+    def __init__(self, settings: DialogueSettings) -> None:
+        super().__init__(settings, BACKENDS.chosen(settings).name)
+        self.redis = Redis.from_url(settings.redis_url)  # connects on first use
+        self.conversation = Conversation(self.redis, settings.history_turns)
+        self.llm: ChatClient | None = None
+        self.interrupted = Interrupts()
+        self.consume_durable(
+            subjects.TURN_STREAM,
+            subjects.ALL_TURNS,
+            schema=Turn,
+            durable="dialogue",
+            ack_wait_s=settings.ack_wait_s,
+            concurrency=4,
+        )(self.on_turn)
+        self.consume(subjects.SUMMARIZE, schema=SummaryRequest, queue=subjects.DIALOGUE_QUEUE, concurrency=2)(
+            self.on_summarize
+        )
+        # No queue group: every replica hears an interrupt.
+        self.consume(subjects.ALL_CONTROL, schema=Control)(self.on_control)
 
-    @service.on_shutdown
-    async def disconnect() -> None:
-        if "llm" in state:
-            await state["llm"].aclose()
-        if "conversation" in state:
-            await state["conversation"].redis.aclose()
+    async def setup(self) -> None:
+        self.llm = BACKENDS.create(self.settings)  # a StartupError (no base URL...) is one log line
+        await self.redis.ping()
 
-    async def reply_sentences(turn: Turn, ctx: Context) -> tuple[AsyncIterator[str], str, float]:
-        conversation: Conversation = state["conversation"]
-        history = await conversation.history(turn.session_id)
-        summary_text = await conversation.summary(turn.session_id)
-        recent = [text for role, text in history[-6:] if role == "assistant"]
-        fallback, emotion, intensity = composer.compose(turn, recent, returning=bool(summary_text))
+    async def teardown(self) -> None:
+        if self.llm is not None:
+            await self.llm.aclose()
+        await self.redis.aclose()
+
+    async def reply_sentences(self, turn: Turn, ctx: Context) -> tuple[AsyncIterator[str], str, float]:
+        history = await self.conversation.history(turn.session_id)
+        summary_text = await self.conversation.summary(turn.session_id)
+        # The whole kept history (`history_turns`): the composer never repeats a sentence within it, and
+        # answers "what should I do?" about what the person said before.
+        recent = [text for role, text in history if role == "assistant"]
+        said_before = [text for role, text in history if role == "user"]
+        fallback, emotion, intensity = composer.compose(
+            turn, recent, returning=bool(summary_text), said_before=said_before
+        )
         group = crisis.detect(turn.text) if turn.kind == "user" else None
         if group is not None:
-            service.metrics.messages.labels("crisis", group).inc()  # a counter, never the words
+            self.metrics.messages.labels("crisis", group).inc()  # a counter, never the words
             return _listed(crisis.safe_reply(group, turn.preferences.language)), "Sad", 0.3
-        if settings.backend_name == "groq" and not settings.api_key:
-            await ctx.fail("llm_unavailable", "no GROQ_API_KEY is set: answering with the offline composer")
+        if self.llm is None:
+            if self.backend_name == "groq":
+                await ctx.fail("llm_unavailable", "no GROQ_API_KEY is set: answering with the offline composer")
             return _listed(fallback), emotion, intensity
-        llm: ChatClient | None = state.get("llm")
-        if llm is None:
-            return _listed(fallback), emotion, intensity
-        messages = prompt.messages(turn, history, summary_text, settings.max_input_chars)
-        return (
-            _llm_or_fallback(llm, messages, prompt.MAX_TOKENS[turn.preferences.style], fallback, ctx),
-            emotion,
-            intensity,
-        )
+        messages = prompt.messages(turn, history, summary_text, self.settings.max_input_chars)
+        stream = self._llm_or_fallback(self.llm, messages, prompt.MAX_TOKENS[turn.preferences.style], fallback, ctx)
+        return stream, emotion, intensity
 
     async def _llm_or_fallback(
-        llm: ChatClient, messages: list[dict[str, str]], max_tokens: int, fallback: list[str], ctx: Context
+        self, llm: ChatClient, messages: list[dict[str, str]], max_tokens: int, fallback: list[str], ctx: Context
     ) -> AsyncIterator[str]:
         produced = False
         try:
@@ -130,43 +132,34 @@ def build(settings: DialogueSettings) -> Service:
                 for sentence in fallback:
                     yield sentence
 
-    @service.consume_durable(
-        subjects.TURN_STREAM,
-        subjects.ALL_TURNS,
-        schema=Turn,
-        durable="dialogue",
-        ack_wait_s=settings.ack_wait_s,
-        concurrency=4,
-    )
-    async def on_turn(turn: Turn, ctx: Context) -> None:
-        conversation: Conversation = state["conversation"]
-        if await conversation.answered(turn.session_id, turn.turn_id):
+    async def on_turn(self, turn: Turn, ctx: Context) -> None:
+        if await self.conversation.answered(turn.session_id, turn.turn_id):
             return  # a redelivery of a turn whose reply already went out
-        stream, emotion, intensity = await reply_sentences(turn, ctx)
+        stream, emotion, intensity = await self.reply_sentences(turn, ctx)
         spoken: list[str] = []
         pending: str | None = None
         async for sentence in stream:
-            if turn.turn_id in interrupted:
+            if turn.turn_id in self.interrupted:
                 break
             if pending is not None:
-                await publish(turn, len(spoken) - 1, pending, emotion, intensity, final=False, ctx=ctx)
+                await self.publish_sentence(turn, len(spoken) - 1, pending, emotion, intensity, final=False, ctx=ctx)
             spoken.append(sentence)
             pending = sentence
-        if pending is not None and turn.turn_id not in interrupted:
-            await publish(turn, len(spoken) - 1, pending, emotion, intensity, final=True, ctx=ctx)
+        if pending is not None and turn.turn_id not in self.interrupted:
+            await self.publish_sentence(turn, len(spoken) - 1, pending, emotion, intensity, final=True, ctx=ctx)
         reply = " ".join(spoken)
-        await conversation.remember(turn.session_id, turn.text if turn.kind == "user" else "", reply)
+        await self.conversation.remember(turn.session_id, turn.text if turn.kind == "user" else "", reply)
         record = TurnRecord(
             session_id=turn.session_id, turn_id=turn.turn_id, kind=turn.kind, user_text=turn.text,
             fused=turn.fused, reply=reply, reply_emotion=emotion, reply_intensity=intensity,  # type: ignore[arg-type]
-            interrupted=turn.turn_id in interrupted,
+            interrupted=turn.turn_id in self.interrupted,
         )  # fmt: skip
         # For the database (memory service); the same msg-id if this turn is ever answered again.
         await ctx.publish_durable(subjects.turn_record(turn.session_id), record, msg_id=f"{turn.turn_id}:record")
-        await conversation.mark_answered(turn.session_id, turn.turn_id)
+        await self.conversation.mark_answered(turn.session_id, turn.turn_id)
 
-    async def publish(
-        turn: Turn, index: int, text: str, emotion: str, intensity: float, final: bool, ctx: Context
+    async def publish_sentence(
+        self, turn: Turn, index: int, text: str, emotion: str, intensity: float, final: bool, ctx: Context
     ) -> None:
         sentence = ReplySentence(
             session_id=turn.session_id, turn_id=turn.turn_id, index=index, text=text,
@@ -175,28 +168,20 @@ def build(settings: DialogueSettings) -> Service:
         )  # fmt: skip
         await ctx.publish(subjects.reply_text(turn.session_id), sentence)
 
-    @service.consume(subjects.SUMMARIZE, schema=SummaryRequest, queue=subjects.DIALOGUE_QUEUE, concurrency=2)
-    async def on_summarize(request: SummaryRequest, ctx: Context) -> None:
-        llm: ChatClient | None = state.get("llm")
+    async def on_summarize(self, request: SummaryRequest, ctx: Context) -> None:
         text = summary.lite(request)
-        if llm is not None:
+        if self.llm is not None:
             try:
-                chunks = [c async for c in llm.stream(summary.messages(request, settings.max_input_chars), 250)]
+                messages = summary.messages(request, self.settings.max_input_chars)
+                chunks = [c async for c in self.llm.stream(messages, 250)]
                 text = summary.clean("".join(chunks)) or text
             except LlmError as exc:
                 log.warning("dialogue: summary by the model failed, using the offline summary: %s", exc)
         await ctx.respond(SummaryReply(session_id=request.session_id, text=text))
 
-    @service.consume(subjects.ALL_CONTROL, schema=Control)  # no queue group: every replica hears it
-    async def on_control(control: Control, ctx: Context) -> None:
+    async def on_control(self, control: Control, ctx: Context) -> None:
         if control.action == "interrupt" and control.turn_id:
-            interrupted.add(control.turn_id)
+            self.interrupted.add(control.turn_id)
         elif control.action == "end":
             with contextlib.suppress(Exception):
-                await state["conversation"].forget(control.session_id)
-
-    return service
-
-
-def main() -> None:
-    run_main(DialogueSettings, build)
+                await self.conversation.forget(control.session_id)

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
@@ -11,7 +9,7 @@ from mrrrme.settings import ServiceSettings
 class DialogueSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="MRRRME_DIALOGUE_", extra="ignore", populate_by_name=True)
 
-    backend: Literal["lite", "groq", "openai"] | None = Field(
+    backend: str | None = Field(
         None,
         description="lite (composer, no LLM), groq, or openai (any OpenAI-compatible server); default: "
         "groq in the full profile, lite otherwise",
@@ -30,9 +28,3 @@ class DialogueSettings(ServiceSettings):
     history_turns: int = Field(20, description="Past turns of the conversation given to the model")
     max_input_chars: int = Field(2000, description="Longer user text is cut before it reaches the model")
     ack_wait_s: float = Field(60.0, description="A turn not answered within this long is redelivered (crashed worker)")
-
-    @property
-    def backend_name(self) -> str:
-        if self.backend:
-            return self.backend
-        return "groq" if self.profile == "full" else "lite"

@@ -1,3 +1,5 @@
-from services.face.service import main
+from mrrrme.runtime import run_main
+from services.face.service import FaceService
+from services.face.settings import FaceSettings
 
-main()
+run_main(FaceSettings, FaceService)

@@ -6,82 +6,82 @@ import numpy as np
 
 from mrrrme import emotions, subjects
 from mrrrme.contracts import FaceEmotion, Frame, now
-from mrrrme.runtime import BadInput, BatchPolicy, Delivery, Service
-from mrrrme.runtime.model_worker import run_main, serve_model
-from services.face.backends import load_backend
+from mrrrme.runtime import BatchPolicy, Context, ModelService, Ready
+from services.face.backends import BACKENDS
 from services.face.backends.base import FaceBackend
+from services.face.blazeface import BlazeFaceDetector, ShortThenFullDetector
 from services.face.detect import Detection, Face, FaceDetector, decode_jpeg, quality
+from services.face.landmarks import FaceGeometry, FaceLandmarker, frontality
 from services.face.settings import FaceSettings
 
+FaceInput = tuple[Detection, Face, FaceGeometry | None]
+"""A decoded frame, the face the model reads (the largest) and its landmark geometry when measured."""
 
-class FaceAnalyser:
-    """Decode, detect and classify a batch of frames; runs on the model thread."""
 
-    def __init__(self, settings: FaceSettings, backend: FaceBackend) -> None:
-        self.settings = settings
-        self.backend = backend
-        self.detector = FaceDetector(
-            settings.min_face_px, settings.min_confidence, settings.min_neighbors, settings.detect_side
+class FaceService(ModelService[FaceSettings, Frame, FaceInput, dict[str, float]]):
+    name = "face"
+    backend: FaceBackend
+    detector: FaceDetector | BlazeFaceDetector | ShortThenFullDetector
+    landmarker: FaceLandmarker | None
+
+    def __init__(self, settings: FaceSettings) -> None:
+        super().__init__(
+            settings,
+            BACKENDS.chosen(settings).name,
+            subject=subjects.ALL_FRAMES,
+            schema=Frame,
+            queue=subjects.FACE_QUEUE,
+            policy=BatchPolicy(settings.max_batch, settings.max_wait_ms, max(settings.max_queue, settings.max_batch)),
+            reply_to=subjects.face_emotion,
         )
 
-    def analyse(self, frames: list[Frame]) -> list[FaceEmotion | BadInput]:
-        detections: list[Detection | BadInput] = []
-        for frame in frames:
-            try:
-                detections.append(self.detector.detect(decode_jpeg(frame.jpeg, self.settings.min_image_px)))
-            except BadInput as refused:
-                detections.append(refused)
-        with_face = [d for d in detections if isinstance(d, Detection) and d.largest is not None]
-        scores = iter(self.backend.classify([(d.image, d.largest) for d in with_face]))  # type: ignore[misc]
-        results: list[FaceEmotion | BadInput] = []
-        for frame, detection in zip(frames, detections, strict=True):
-            if isinstance(detection, BadInput):
-                results.append(detection)
-                continue
-            face = detection.largest
-            if face is None:
-                results.append(FaceEmotion(session_id=frame.session_id, frame_seq=frame.seq, reading=None))
-                continue
-            results.append(
-                FaceEmotion(
-                    session_id=frame.session_id,
-                    frame_seq=frame.seq,
-                    reading=emotions.reading(next(scores)),
-                    quality=quality(detection.gray, face),
-                    box=face.box,
-                    faces=len(detection.faces),
-                )
-            )
-        return results
+    def load(self) -> None:
+        s = self.settings
+        self.backend = BACKENDS.create(s)
+        blazeface_range = s.blazeface_range
+        if s.detector == "haar":
+            self.detector = FaceDetector(s.min_face_px, s.min_confidence, s.min_neighbors, s.detect_side)
+        elif blazeface_range == "auto":
+            self.detector = ShortThenFullDetector(s.blazeface_min_confidence)
+        else:
+            self.detector = BlazeFaceDetector(blazeface_range, s.blazeface_min_confidence)
+        self.landmarker = FaceLandmarker() if s.landmarks else None
 
     def warm_up(self) -> None:
-        self.backend.classify([(np.full((96, 96, 3), 128, np.uint8), Face(box=(8, 8, 80, 80), confidence=1.0))])
+        grey = np.full((96, 96, 3), 128, np.uint8)
+        face = Face(box=(8, 8, 80, 80), confidence=1.0, certainty=1.0)
+        self.backend.classify([(grey, face)])
+        if self.landmarker is not None:
+            self.landmarker.geometry(grey, face)
 
-
-def build(settings: FaceSettings) -> Service:
-    service = Service("face", settings, backend=settings.backend_name)
-
-    def fresh(delivery: Delivery[Frame]) -> bool:
-        """A frame that waited too long describes a face that is gone: drop it (counted), do not analyse it."""
-        if delivery.message.ts >= now() - settings.max_frame_age_ms / 1000:
+    def admit(self, frame: Frame, ctx: Context) -> bool:
+        """A frame that waited too long describes a face that is gone: counted as stale, not analysed."""
+        if frame.ts >= now() - self.settings.max_frame_age_ms / 1000:
             return True
-        service.metrics.messages.labels("frame", "stale").inc()
+        ctx.skip("stale")
         return False
 
-    serve_model(
-        service,
-        subject=subjects.ALL_FRAMES,
-        schema=Frame,
-        queue=subjects.FACE_QUEUE,
-        policy=BatchPolicy(settings.max_batch, settings.max_wait_ms, max(settings.max_queue, settings.max_batch)),
-        load=lambda: FaceAnalyser(settings, load_backend(settings)),
-        warm_up=FaceAnalyser.warm_up,
-        analyse=FaceAnalyser.analyse,
-        reply_to=subjects.face_emotion,
-        admit=fresh,
-    )
-    return service
+    def prepare(self, frame: Frame) -> FaceInput | Ready:
+        detection = self.detector.detect(decode_jpeg(frame.jpeg, self.settings.min_image_px))
+        if detection.largest is None:
+            return Ready(FaceEmotion(session_id=frame.session_id, frame_seq=frame.seq, reading=None))
+        face = detection.largest
+        geometry = self.landmarker.geometry(detection.image, face) if self.landmarker is not None else None
+        return detection, face, geometry
 
+    def infer(self, inputs: list[FaceInput]) -> list[dict[str, float]]:
+        return self.backend.classify([(detection.image, face) for detection, face, _ in inputs])
 
-def main() -> None:
-    run_main(FaceSettings, build)
+    def respond(self, frame: Frame, prepared: FaceInput, output: dict[str, float]) -> FaceEmotion:
+        detection, face, geometry = prepared
+        return FaceEmotion(
+            session_id=frame.session_id,
+            frame_seq=frame.seq,
+            reading=emotions.reading(output),
+            quality=quality(detection.gray, face, frontality(geometry) if geometry else None),
+            box=face.box,
+            faces=len(detection.faces),
+            pose=(round(geometry.yaw_deg, 1), round(geometry.pitch_deg, 1)) if geometry else None,
+            smile=geometry.smile if geometry else None,
+            duchenne=geometry.duchenne if geometry else None,
+        )

@@ -21,7 +21,23 @@ class FaceSettings(ModelSettings):
     max_wait_ms: float = Field(10.0, description="How long a frame waits for a batch to fill")
     max_queue: int = Field(64, description="Frames waiting beyond this are dropped, oldest first")
     max_frame_age_ms: float = Field(500.0, description="Frames older than this when their turn comes are dropped")
-    min_face_px: int = Field(40, description="Smallest face side the detector looks for")
+    detector: Literal["blazeface", "haar"] = Field(
+        "blazeface",
+        description="Face detector: blazeface (MediaPipe's BlazeFace on LiteRT, 2-4 ms a frame) or haar (OpenCV, "
+        "~100 ms for 640x480 on this machine's CPU)",
+    )
+    blazeface_range: Literal["auto", "short", "full"] = Field(
+        "auto",
+        description="BlazeFace model: short (faces from ~10 % of the frame's long side), full (small, far faces; "
+        "misses faces that fill the frame), or auto (short, then full when short found no face)",
+    )
+    blazeface_min_confidence: float = Field(0.5, description="BlazeFace score a detection needs to count as a face")
+    landmarks: bool = Field(
+        True,
+        description="468 face landmarks for the largest face (~4 ms): head pose for the quality score and the "
+        "smile cues (smile, Duchenne) that fusion's masking rule cites",
+    )
+    min_face_px: int = Field(40, description="Haar: smallest face side the detector looks for")
     min_neighbors: int = Field(7, description="Haar: overlapping detections a face needs (higher: fewer false faces)")
     min_confidence: float = Field(
         3.0,
@@ -29,6 +45,6 @@ class FaceSettings(ModelSettings):
     )
     detect_side: int = Field(
         640,
-        description="Larger frames are searched on a copy scaled to this long side (Haar cost grows with pixels)",
+        description="Haar: larger frames are searched on a copy scaled to this long side (its cost grows with pixels)",
     )
     min_image_px: int = Field(48, description="Images with a smaller side are refused")

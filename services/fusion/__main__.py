@@ -1,3 +1,5 @@
-from services.fusion.service import main
+from mrrrme.runtime import run_main
+from services.fusion.service import FusionService
+from services.fusion.settings import FusionSettings
 
-main()
+run_main(FusionSettings, FusionService)

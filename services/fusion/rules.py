@@ -32,6 +32,9 @@ from mrrrme.emotions import CONFIDENT
 FAR_APART = 0.5
 LOW_FACE_QUALITY = 0.5
 SHORT_TEXT_CHARS = 10
+FELT_SMILE = 0.3
+"""A Duchenne cue (smile with narrowed eyes, from the face landmarks) below this: the smile does not
+reach the eyes. Evidence for masking, never its cause: the cue is a landmark-geometry approximation."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class Inputs:
     speech: bool = True
     text: EmotionReading | None = None
     text_chars: int = 0
+    face_duchenne: float | None = None
+    """The mean Duchenne cue of the faces read, when the face service measured landmarks."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,12 @@ def fuse(inputs: Inputs, base: FusionWeights | None = None) -> Fusion | None:
                     f"masking: happy face ({face.confidence:.2f}) over {other.emotion.lower()} {name} "
                     f"({other.confidence:.2f})"
                 )
+        if masking and inputs.face_duchenne is not None:
+            evidence.append(
+                f"masking: smile without eye involvement (Duchenne cue {inputs.face_duchenne:.2f})"
+                if inputs.face_duchenne < FELT_SMILE
+                else f"masking: yet the smile reaches the eyes (Duchenne cue {inputs.face_duchenne:.2f})"
+            )
     fused = np.clip(fused, 0.0, 1.0)  # rounding must not step outside the contract's [0, 1]
     return Fusion(
         emotion=EMOTIONS[top],
@@ -152,3 +163,9 @@ def aggregate_faces(readings: list[tuple[EmotionReading, float]]) -> tuple[Emoti
         probabilities=[float(p) for p in mean],
     )
     return reading, float(np.mean([q for _, q in readings]))
+
+
+def mean_duchenne(cues: list[float | None]) -> float | None:
+    """The mean Duchenne cue of the faces that have one (None: no landmarks were measured)."""
+    measured = [cue for cue in cues if cue is not None]
+    return float(np.mean(measured)) if measured else None

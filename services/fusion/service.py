@@ -4,7 +4,6 @@ emotion for the client and a durable turn for dialogue; between turns, a rate-li
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
@@ -23,7 +22,6 @@ from mrrrme.contracts import (
     VoiceEmotion,
 )
 from mrrrme.runtime import Context, Service
-from mrrrme.runtime.model_worker import run_main
 from services.fusion import rules
 from services.fusion.settings import FusionSettings
 from services.fusion.state import FaceSample, FusionState, Joined
@@ -41,12 +39,63 @@ def _share(reading: object, weight: float, quality: float | None = None) -> Moda
     return ModalityShare(reading=reading, weight=weight, quality=quality)  # type: ignore[arg-type]
 
 
-class Fuser:
-    def __init__(self, service: Service, settings: FusionSettings, state: FusionState) -> None:
-        self.service = service
-        self.settings = settings
-        self.state = state
+class FusionService(Service[FusionSettings]):
+    name = "fusion"
+
+    def __init__(self, settings: FusionSettings) -> None:
+        super().__init__(settings, "rules")
+        self.redis = Redis.from_url(settings.redis_url)  # connects on first use
+        self.state = FusionState(self.redis, settings.state_ttl_s)
         self.weights = rules.FusionWeights(settings.face_weight, settings.voice_weight, settings.text_weight)
+        queue, many = subjects.FUSION_QUEUE, 8
+        for subject, schema, handler in (
+            (subjects.ALL_TRANSCRIPTS, Transcript, self.on_transcript),
+            (subjects.ALL_VOICE_EMOTIONS, VoiceEmotion, self.on_voice),
+            (subjects.ALL_TEXT_EMOTIONS, TextEmotion, self.on_text),
+            (subjects.ALL_FACE_EMOTIONS, FaceEmotion, self.on_face),
+            (subjects.ALL_CONTROL, Control, self.on_control),
+        ):
+            self.consume(subject, schema=schema, queue=queue, concurrency=many)(handler)  # type: ignore[arg-type]
+
+    async def setup(self) -> None:
+        await self.redis.ping()
+        self.spawn(self.sweep_forever(), "deadlines")
+
+    async def teardown(self) -> None:
+        await self.redis.aclose()
+
+    async def sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(0.2)
+            try:
+                await self.sweep()
+            except Exception as exc:
+                if not self.outage.started(exc):  # Redis restarting is one line; anything else a bug
+                    log.exception("fusion: deadline sweep failed")
+            else:
+                self.outage.ended()
+
+    async def on_transcript(self, transcript: Transcript, ctx: Context) -> None:
+        await self.on_part(transcript.session_id, transcript.utterance_id, "transcript", transcript, ctx)
+        if transcript.source == "typed":  # typed text has no voice: do not wait for it
+            await self.on_part(
+                transcript.session_id, transcript.utterance_id, "voice",
+                VoiceEmotion(session_id=transcript.session_id, utterance_id=transcript.utterance_id,
+                             reading=None, speech=False),
+                ctx,
+            )  # fmt: skip
+
+    async def on_voice(self, voice: VoiceEmotion, ctx: Context) -> None:
+        await self.on_part(voice.session_id, voice.utterance_id, "voice", voice, ctx)
+
+    async def on_text(self, text: TextEmotion, ctx: Context) -> None:
+        await self.on_part(text.session_id, text.utterance_id, "text", text, ctx)
+
+    async def on_control(self, control: Control, ctx: Context) -> None:
+        if control.action == "preferences" and control.preferences is not None:
+            await self.state.set_preferences(control.session_id, control.preferences)
+        elif control.action == "end":
+            await self.state.forget(control.session_id)
 
     async def on_part(self, sid: str, uid: str, field: str, event: msgspec.Struct, ctx: Context | None) -> None:
         joined = await self.state.add(sid, uid, field, event, self.settings.deadline_s, self.settings.transcript_wait_s)
@@ -79,12 +128,13 @@ class Fuser:
             speech=voice.speech if voice else True,
             text=text.reading if text else None,
             text_chars=len(transcript.text.strip()) if transcript else 0,
+            face_duchenne=rules.mean_duchenne([f.duchenne for f in faces]),
         )
         result = rules.fuse(inputs, self.weights)
         fused = None
         if result is not None:
             fused = self._fused_emotion(sid, uid, inputs, result, quality=face[1] if face else None)
-            await self.service.publish(subjects.fused_emotion(sid), fused, parent=ctx)
+            await self.publish(subjects.fused_emotion(sid), fused, parent=ctx)
         if transcript is not None and transcript.text.strip():
             # No reading at all (typed text in a language the text model does not read, no camera): the
             # words are still a turn, answered without an emotion context.
@@ -97,7 +147,7 @@ class Fuser:
                 preferences=await self.state.preferences(sid),
             )
             # The utterance id is the message id: a re-fused utterance is de-duplicated by JetStream.
-            await self.service.publish_durable(subjects.turn(sid), turn, parent=ctx, msg_id=uid)
+            await self.publish_durable(subjects.turn(sid), turn, parent=ctx, msg_id=uid)
 
     @staticmethod
     def _fused_emotion(
@@ -118,9 +168,10 @@ class Fuser:
         )
 
     async def on_face(self, face: FaceEmotion, ctx: Context) -> None:
+        """Each face joins the session's recent faces; at most one live face-only estimate per interval."""
         if face.reading is None:
             return
-        await self.state.add_face(face.session_id, FaceSample(face.ts, face.reading, face.quality))
+        await self.state.add_face(face.session_id, FaceSample(face.ts, face.reading, face.quality, face.duchenne))
         if not await self.state.live_slot(face.session_id, self.settings.live_interval_s):
             return
         recent = await self.state.faces(face.session_id, time.time() - LIVE_WINDOW_S, time.time() + 1)
@@ -137,71 +188,3 @@ class Fuser:
             face=ModalityShare(reading=reading, weight=1.0, quality=quality),
         )
         await ctx.publish(subjects.fused_emotion(face.session_id), live)
-
-
-def build(settings: FusionSettings) -> Service:
-    service = Service("fusion", settings, backend="rules")
-    fuser: list[Fuser] = []
-    sweeper: list[asyncio.Task[None]] = []
-
-    async def sweep_forever() -> None:
-        while True:
-            await asyncio.sleep(0.2)
-            try:
-                await fuser[0].sweep()
-            except Exception:  # Redis restarting: try again on the next tick
-                log.exception("fusion: deadline sweep failed")
-
-    @service.on_startup
-    async def connect() -> None:
-        redis = Redis.from_url(settings.redis_url)
-        await redis.ping()
-        fuser.append(Fuser(service, settings, FusionState(redis, settings.state_ttl_s)))
-        sweeper.append(asyncio.create_task(sweep_forever(), name="fusion-deadlines"))
-
-    @service.on_shutdown
-    async def disconnect() -> None:
-        for task in sweeper:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if fuser:
-            await fuser[0].state.redis.aclose()
-
-    queue, many = subjects.FUSION_QUEUE, 8
-
-    @service.consume(subjects.ALL_TRANSCRIPTS, schema=Transcript, queue=queue, concurrency=many)
-    async def on_transcript(transcript: Transcript, ctx: Context) -> None:
-        await fuser[0].on_part(transcript.session_id, transcript.utterance_id, "transcript", transcript, ctx)
-        if transcript.source == "typed":  # typed text has no voice: do not wait for it
-            await fuser[0].on_part(
-                transcript.session_id, transcript.utterance_id, "voice",
-                VoiceEmotion(session_id=transcript.session_id, utterance_id=transcript.utterance_id,
-                             reading=None, speech=False),
-                ctx,
-            )  # fmt: skip
-
-    @service.consume(subjects.ALL_VOICE_EMOTIONS, schema=VoiceEmotion, queue=queue, concurrency=many)
-    async def on_voice(voice: VoiceEmotion, ctx: Context) -> None:
-        await fuser[0].on_part(voice.session_id, voice.utterance_id, "voice", voice, ctx)
-
-    @service.consume(subjects.ALL_TEXT_EMOTIONS, schema=TextEmotion, queue=queue, concurrency=many)
-    async def on_text(text: TextEmotion, ctx: Context) -> None:
-        await fuser[0].on_part(text.session_id, text.utterance_id, "text", text, ctx)
-
-    @service.consume(subjects.ALL_FACE_EMOTIONS, schema=FaceEmotion, queue=queue, concurrency=many)
-    async def on_face(face: FaceEmotion, ctx: Context) -> None:
-        await fuser[0].on_face(face, ctx)
-
-    @service.consume(subjects.ALL_CONTROL, schema=Control, queue=queue, concurrency=many)
-    async def on_control(control: Control, ctx: Context) -> None:
-        if control.action == "preferences" and control.preferences is not None:
-            await fuser[0].state.set_preferences(control.session_id, control.preferences)
-        elif control.action == "end":
-            await fuser[0].state.forget(control.session_id)
-
-    return service
-
-
-def main() -> None:
-    run_main(FusionSettings, build)

@@ -1,15 +1,11 @@
 """The per-utterance join in Redis, so any fusion replica can take any event of any session.
 
-Keys (all expire, `state_ttl_s`):
-- `mrrrme:fusion:{sid}:u:{uid}`  hash: transcript / voice / text -> the event (MessagePack)
-- `mrrrme:fusion:{sid}:faces`    list of recent face readings (newest first, capped)
-- `mrrrme:fusion:{sid}:done:{uid}` set once, by whichever replica fuses the utterance (exactly once)
-- `mrrrme:fusion:deadlines`      sorted set "sid uid" by deadline (`deadline_s` after the transcript, or
-                                  `transcript_wait_s` after the first part while there is none): every
-                                  replica sweeps it, so a turn whose modalities never all arrive is fused
-                                  even if its first replica died
-- `mrrrme:fusion:{sid}:live`     rate limit of the live face-only estimate
-- `mrrrme:session:{sid}:prefs`   the session's preferences (from control messages), for the turn
+Its keys are built in `mrrrme/keys.py` (all expire, `state_ttl_s`): the utterance's join (a hash of
+transcript / voice / text), the session's recent faces, the once-only claim of an utterance, the live
+estimate's rate limit, the session's preferences, and the shared sorted set of deadlines ("sid uid" by
+deadline: `deadline_s` after the transcript, or `transcript_wait_s` after the first part while there is
+none): every replica sweeps it, so a turn whose modalities never all arrive is fused even if its first
+replica died.
 """
 
 from __future__ import annotations
@@ -20,9 +16,9 @@ from typing import Any
 import msgspec
 from redis.asyncio import Redis
 
+from mrrrme import keys
 from mrrrme.contracts import EmotionReading, Preferences, TextEmotion, Transcript, VoiceEmotion, decode, encode
 
-DEADLINES = "mrrrme:fusion:deadlines"
 MAX_FACES = 300
 
 
@@ -30,6 +26,7 @@ class FaceSample(msgspec.Struct, frozen=True, array_like=True):
     ts: float
     reading: EmotionReading
     quality: float
+    duchenne: float | None = None
 
 
 class Joined(msgspec.Struct, frozen=True):
@@ -53,7 +50,7 @@ class FusionState:
 
     @staticmethod
     def _utterance(sid: str, uid: str) -> str:
-        return f"mrrrme:fusion:{sid}:u:{uid}"
+        return keys.fusion_utterance(sid, uid)
 
     async def add(
         self, sid: str, uid: str, field: str, event: msgspec.Struct, deadline_s: float, transcript_wait_s: float
@@ -64,14 +61,14 @@ class FusionState:
         `deadline_s` after it to come in. Until it arrives, the utterance waits up to `transcript_wait_s`
         (an overloaded recogniser is late, and a late turn is better than a lost one)."""
         key = self._utterance(sid, uid)
-        member = f"{sid} {uid}"
+        member = keys.deadline_member(sid, uid)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, field, encode(event))
             pipe.expire(key, self.ttl_s)
             if field == "transcript":
-                pipe.zadd(DEADLINES, {member: time.time() + deadline_s})
+                pipe.zadd(keys.FUSION_DEADLINES, {member: time.time() + deadline_s})
             else:
-                pipe.zadd(DEADLINES, {member: time.time() + transcript_wait_s}, nx=True)
+                pipe.zadd(keys.FUSION_DEADLINES, {member: time.time() + transcript_wait_s}, nx=True)
             pipe.hgetall(key)
             results = await pipe.execute()
         return self._joined(results[-1])
@@ -93,16 +90,16 @@ class FusionState:
 
     async def claim(self, sid: str, uid: str) -> bool:
         """True for exactly one caller across all replicas: that one fuses the utterance."""
-        claimed = await self.redis.set(f"mrrrme:fusion:{sid}:done:{uid}", b"1", nx=True, ex=self.ttl_s)
-        await self.redis.zrem(DEADLINES, f"{sid} {uid}")
+        claimed = await self.redis.set(keys.fusion_done(sid, uid), b"1", nx=True, ex=self.ttl_s)
+        await self.redis.zrem(keys.FUSION_DEADLINES, keys.deadline_member(sid, uid))
         return bool(claimed)
 
     async def overdue(self) -> list[tuple[str, str]]:
-        members = await self.redis.zrangebyscore(DEADLINES, "-inf", time.time(), start=0, num=100)
-        return [(m.decode().split(" ", 1)[0], m.decode().split(" ", 1)[1]) for m in members]
+        members = await self.redis.zrangebyscore(keys.FUSION_DEADLINES, "-inf", time.time(), start=0, num=100)
+        return [keys.member_parts(m) for m in members]
 
     async def add_face(self, sid: str, sample: FaceSample) -> None:
-        key = f"mrrrme:fusion:{sid}:faces"
+        key = keys.fusion_faces(sid)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.lpush(key, encode(sample))
             pipe.ltrim(key, 0, MAX_FACES - 1)
@@ -110,21 +107,20 @@ class FusionState:
             await pipe.execute()
 
     async def faces(self, sid: str, start: float, end: float) -> list[FaceSample]:
-        raw = await self.redis.lrange(f"mrrrme:fusion:{sid}:faces", 0, MAX_FACES - 1)
+        raw = await self.redis.lrange(keys.fusion_faces(sid), 0, MAX_FACES - 1)
         samples = [msgspec.msgpack.decode(item, type=FaceSample) for item in raw]
         return [s for s in samples if start <= s.ts <= end]
 
     async def live_slot(self, sid: str, interval_s: float) -> bool:
-        return bool(await self.redis.set(f"mrrrme:fusion:{sid}:live", b"1", nx=True, px=int(interval_s * 1000)))
+        return bool(await self.redis.set(keys.fusion_live(sid), b"1", nx=True, px=int(interval_s * 1000)))
 
     async def set_preferences(self, sid: str, preferences: Preferences) -> None:
-        await self.redis.set(f"mrrrme:session:{sid}:prefs", encode(preferences), ex=self.ttl_s * 12)
+        await self.redis.set(keys.session_preferences(sid), encode(preferences), ex=self.ttl_s * 12)
 
     async def preferences(self, sid: str) -> Preferences:
-        data = await self.redis.get(f"mrrrme:session:{sid}:prefs")
+        data = await self.redis.get(keys.session_preferences(sid))
         return decode(data, Preferences) if data else Preferences()
 
     async def forget(self, sid: str) -> None:
-        keys = [key async for key in self.redis.scan_iter(match=f"mrrrme:fusion:{sid}:*")]
-        keys.append(f"mrrrme:session:{sid}:prefs")
-        await self.redis.delete(*keys)
+        found = [key async for key in self.redis.scan_iter(match=keys.fusion_session_pattern(sid))]
+        await self.redis.delete(*found, keys.session_preferences(sid))

@@ -1,3 +1,5 @@
-from services.memory.service import main
+from mrrrme.runtime import run_main
+from services.memory.service import MemoryService
+from services.memory.settings import MemorySettings
 
-main()
+run_main(MemorySettings, MemoryService)

@@ -11,17 +11,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
-from typing import Any
 
 import nats.errors
 
 from mrrrme import subjects
-from mrrrme.contracts import SessionEnded, SummaryReply, SummaryRequest, TurnRecord, decode, encode
+from mrrrme.contracts import SessionEnded, SummaryReply, SummaryRequest, TurnRecord
 from mrrrme.runtime import Context, RetryLater, Service
-from mrrrme.runtime.model_worker import run_main
 from mrrrme.store import Database, privacy, records
 from services.memory.settings import MemorySettings
 
@@ -40,63 +37,55 @@ async def purge(db: Database, retention_days: float, now: dt.datetime) -> dict[s
         return await privacy.purge_older_than(session, now - dt.timedelta(days=retention_days), now)
 
 
-def build(settings: MemorySettings) -> Service:
-    service = Service("memory", settings, backend="sql")
-    state: dict[str, Any] = {}
+class MemoryService(Service[MemorySettings]):
+    name = "memory"
 
-    @service.on_startup
-    async def connect() -> None:
-        db = Database(settings.database_url)
-        if settings.migrate_on_start:
-            await db.migrate()
-        state["db"] = db
-        state["retention"] = asyncio.create_task(retention_loop(db), name="retention")
+    def __init__(self, settings: MemorySettings) -> None:
+        super().__init__(settings, "sql")
+        self.db = Database(settings.database_url)  # connects on first use
+        self.consume_durable(
+            subjects.RECORD_STREAM, subjects.ALL_TURN_RECORDS, schema=TurnRecord, durable="memory-turns", concurrency=4
+        )(self.on_turn)
+        self.consume_durable(
+            subjects.RECORD_STREAM,
+            subjects.ALL_SESSION_ENDS,
+            schema=SessionEnded,
+            durable="memory-ends",
+            concurrency=2,
+            ack_wait_s=settings.summary_timeout_s * 2,
+        )(self.on_session_end)
 
-    @service.on_shutdown
-    async def disconnect() -> None:
-        if "retention" in state:
-            state["retention"].cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await state["retention"]
-        if "db" in state:
-            await state["db"].aclose()
+    async def setup(self) -> None:
+        if self.settings.migrate_on_start:
+            await self.db.migrate()
+        self.spawn(self.retention_loop(), "retention")
 
-    async def retention_loop(db: Database) -> None:
+    async def teardown(self) -> None:
+        await self.db.aclose()
+
+    async def retention_loop(self) -> None:
         while True:
             try:
-                removed = await purge(db, settings.retention_days, utcnow())
+                removed = await purge(self.db, self.settings.retention_days, utcnow())
                 if any(removed.values()):
                     log.info("memory: retention purge removed %s", removed)
             except Exception:
-                log.exception("memory: retention purge failed; next try in %.0f s", settings.retention_check_s)
-            await asyncio.sleep(settings.retention_check_s)
+                log.exception("memory: retention purge failed; next try in %.0f s", self.settings.retention_check_s)
+            await asyncio.sleep(self.settings.retention_check_s)
 
-    @service.consume_durable(
-        subjects.RECORD_STREAM, subjects.ALL_TURN_RECORDS, schema=TurnRecord, durable="memory-turns", concurrency=4
-    )
-    async def on_turn(record: TurnRecord, ctx: Context) -> None:
-        db: Database = state["db"]
-        async with db.session() as session:
+    async def on_turn(self, record: TurnRecord, ctx: Context) -> None:
+        async with self.db.session() as session:
             stored = await records.store_turn(session, record)
         if not stored:
             log.info("memory: turn of an unknown session (never opened here, or erased): not stored")
 
-    @service.consume_durable(
-        subjects.RECORD_STREAM,
-        subjects.ALL_SESSION_ENDS,
-        schema=SessionEnded,
-        durable="memory-ends",
-        concurrency=2,
-        ack_wait_s=settings.summary_timeout_s * 2,
-    )
-    async def on_session_end(end: SessionEnded, ctx: Context) -> None:
-        db: Database = state["db"]
-        async with db.session() as session:
+    async def on_session_end(self, end: SessionEnded, ctx: Context) -> None:
+        async with self.db.session() as session:
             conversation = await records.end_conversation(session, end.session_id, records.utc(end.ts))
             if conversation is None:
                 return
             user_id = conversation.user_id
-            lines = await records.conversation_lines(session, end.session_id, settings.summary_lines)
+            lines = await records.conversation_lines(session, end.session_id, self.settings.summary_lines)
             previous = await records.latest_summary(session, user_id)
         if not any(m.role == "user" for m in lines):
             return  # nothing was said: the earlier summary stays the latest
@@ -107,19 +96,11 @@ def build(settings: MemorySettings) -> Service:
             emotions=[m.emotion for m in lines if m.role == "user" and m.emotion],  # type: ignore[misc]
             masked=sum(1 for m in lines if m.role == "user" and (m.breakdown or {}).get("masking")),
         )
-        assert service.nc is not None
         try:
-            answer = await service.nc.request(subjects.SUMMARIZE, encode(request), timeout=settings.summary_timeout_s)
+            answer = await ctx.request(subjects.SUMMARIZE, request, SummaryReply, self.settings.summary_timeout_s)
         except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
             # Dialogue may be restarting: the end is redelivered with backoff, dead-lettered after 5 tries.
             raise RetryLater("no dialogue replica answered the summary request") from None
-        text = decode(answer.data, SummaryReply).text
-        async with db.session() as session:
-            await records.store_summary(session, user_id, end.session_id, text, utcnow())
+        async with self.db.session() as session:
+            await records.store_summary(session, user_id, end.session_id, answer.text, utcnow())
         log.info("memory: summary stored for a session (%d messages)", len(lines))
-
-    return service
-
-
-def main() -> None:
-    run_main(MemorySettings, build)

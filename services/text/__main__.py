@@ -1,3 +1,5 @@
-from services.text.service import main
+from mrrrme.runtime import run_main
+from services.text.service import TextService
+from services.text.settings import TextSettings
 
-main()
+run_main(TextSettings, TextService)

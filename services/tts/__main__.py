@@ -1,3 +1,5 @@
-from services.tts.service import main
+from mrrrme.runtime import run_main
+from services.tts.service import TtsService
+from services.tts.settings import TtsSettings
 
-main()
+run_main(TtsSettings, TtsService)

@@ -12,8 +12,7 @@ from mrrrme import subjects
 from mrrrme.contracts import Control, ReplyAudio, ReplySentence
 from mrrrme.interrupts import Interrupts
 from mrrrme.runtime import Context, Service
-from mrrrme.runtime.model_worker import run_main
-from services.tts.backends import TtsBackend, load_backend
+from services.tts.backends import BACKENDS, TtsBackend
 from services.tts.settings import TtsSettings
 
 MARKUP = re.compile(r"<[^>]{0,200}>|!\[[^\]]*\]\([^)]*\)|[*_`#~]|[\x00-\x08\x0b-\x1f\x7f]")
@@ -24,23 +23,29 @@ def speakable(text: str, limit: int) -> str:
     return " ".join(MARKUP.sub(" ", text).split())[:limit]
 
 
-def build(settings: TtsSettings) -> Service:
-    service = Service("tts", settings, backend=settings.backend_name)
-    backend: list[TtsBackend] = []
-    interrupted = Interrupts()
+class TtsService(Service[TtsSettings]):
+    """One sentence at a time (no batching: a sentence's audio is wanted as soon as it is ready)."""
 
-    @service.on_startup
-    async def load() -> None:
-        backend.append(await service.run_blocking(load_backend, settings))
-        await service.run_blocking(backend[0].synthesize, "Hello.", "female", "en")
+    name = "tts"
+    backend: TtsBackend
 
-    @service.consume(subjects.ALL_REPLY_TEXT, schema=ReplySentence, queue=subjects.TTS_QUEUE)
-    async def on_sentence(sentence: ReplySentence, ctx: Context) -> None:
-        if sentence.turn_id in interrupted:
+    def __init__(self, settings: TtsSettings) -> None:
+        super().__init__(settings, BACKENDS.chosen(settings).name)
+        self.interrupted = Interrupts()
+        self.consume(subjects.ALL_REPLY_TEXT, schema=ReplySentence, queue=subjects.TTS_QUEUE)(self.on_sentence)
+        # No queue group: every replica hears an interrupt.
+        self.consume(subjects.ALL_CONTROL, schema=Control)(self.on_control)
+
+    async def setup(self) -> None:
+        self.backend = await self.run_blocking(BACKENDS.create, self.settings)
+        await self.run_blocking(self.backend.synthesize, "Hello.", "female", "en")
+
+    async def on_sentence(self, sentence: ReplySentence, ctx: Context) -> None:
+        if sentence.turn_id in self.interrupted:
             return
-        text = speakable(sentence.text, settings.max_chars)
-        speech = await service.run_blocking(backend[0].synthesize, text, sentence.voice, sentence.language)
-        if sentence.turn_id in interrupted:  # the user spoke while this was being synthesized
+        text = speakable(sentence.text, self.settings.max_chars)
+        speech = await self.run_blocking(self.backend.synthesize, text, sentence.voice, sentence.language)
+        if sentence.turn_id in self.interrupted:  # the user spoke while this was being synthesized
             return
         audio = ReplyAudio(
             session_id=sentence.session_id,
@@ -56,13 +61,6 @@ def build(settings: TtsSettings) -> Service:
         )
         await ctx.publish(subjects.reply_audio(sentence.session_id), audio)
 
-    @service.consume(subjects.ALL_CONTROL, schema=Control)  # no queue group: every replica hears it
-    async def on_control(control: Control, ctx: Context) -> None:
+    async def on_control(self, control: Control, ctx: Context) -> None:
         if control.action == "interrupt" and control.turn_id:
-            interrupted.add(control.turn_id)
-
-    return service
-
-
-def main() -> None:
-    run_main(TtsSettings, build)
+            self.interrupted.add(control.turn_id)

@@ -1,3 +1,5 @@
-from services.voice.service import main
+from mrrrme.runtime import run_main
+from services.voice.service import VoiceService
+from services.voice.settings import VoiceSettings
 
-main()
+run_main(VoiceSettings, VoiceService)

@@ -7,64 +7,50 @@ import numpy as np
 from mrrrme import emotions, subjects
 from mrrrme.audio import has_speech, utterance_audio
 from mrrrme.contracts import Utterance, VoiceEmotion
-from mrrrme.runtime import BadInput, BatchPolicy, Service
-from mrrrme.runtime.model_worker import run_main, serve_model
-from services.voice.backends import VoiceBackend, load_backend
+from mrrrme.runtime import BatchPolicy, ModelService, Ready
+from services.voice.backends import BACKENDS, VoiceBackend
 from services.voice.settings import VoiceSettings
 
 
-class VoiceAnalyser:
-    def __init__(self, settings: VoiceSettings, backend: VoiceBackend) -> None:
-        self.settings = settings
-        self.backend = backend
+class VoiceService(ModelService[VoiceSettings, Utterance, np.ndarray, dict[str, float]]):
+    name = "voice"
+    backend: VoiceBackend
 
-    def analyse(self, utterances: list[Utterance]) -> list[VoiceEmotion | BadInput]:
-        clips: list[np.ndarray | BadInput] = []
-        for utterance in utterances:
-            try:
-                clips.append(utterance_audio(utterance, self.settings.max_seconds))
-            except BadInput as refused:
-                clips.append(refused)
-        # The speech check is cheap and backend-independent: silence, noise and hum are not classified.
-        speech = [not isinstance(c, BadInput) and has_speech(c) for c in clips]
-        scores = iter(self.backend.classify([c for c, s in zip(clips, speech, strict=True) if s]))  # type: ignore[misc]
-        results: list[VoiceEmotion | BadInput] = []
-        for utterance, clip, is_speech in zip(utterances, clips, speech, strict=True):
-            if isinstance(clip, BadInput):
-                results.append(clip)
-            else:
-                results.append(
-                    VoiceEmotion(
-                        session_id=utterance.session_id,
-                        utterance_id=utterance.utterance_id,
-                        reading=emotions.reading(next(scores)) if is_speech else None,
-                        speech=is_speech,
-                        started_at=utterance.started_at,
-                        ended_at=utterance.ended_at,
-                    )
-                )
-        return results
+    def __init__(self, settings: VoiceSettings) -> None:
+        super().__init__(
+            settings,
+            BACKENDS.chosen(settings).name,
+            subject=subjects.ALL_UTTERANCES,
+            schema=Utterance,
+            queue=subjects.VOICE_QUEUE,
+            policy=BatchPolicy(settings.max_batch, settings.max_wait_ms, max(64, settings.max_batch)),
+            reply_to=subjects.voice_emotion,
+        )
+
+    def load(self) -> None:
+        self.backend = BACKENDS.create(self.settings)
 
     def warm_up(self) -> None:
         tone = 0.3 * np.sin(2 * np.pi * 140 * np.arange(16000) / 16000).astype(np.float32)
         self.backend.classify([tone])
 
+    def _event(self, utterance: Utterance, scores: dict[str, float] | None) -> VoiceEmotion:
+        return VoiceEmotion(
+            session_id=utterance.session_id,
+            utterance_id=utterance.utterance_id,
+            reading=emotions.reading(scores) if scores is not None else None,
+            speech=scores is not None,
+            started_at=utterance.started_at,
+            ended_at=utterance.ended_at,
+        )
 
-def build(settings: VoiceSettings) -> Service:
-    service = Service("voice", settings, backend=settings.backend_name)
-    serve_model(
-        service,
-        subject=subjects.ALL_UTTERANCES,
-        schema=Utterance,
-        queue=subjects.VOICE_QUEUE,
-        policy=BatchPolicy(settings.max_batch, settings.max_wait_ms, max(64, settings.max_batch)),
-        load=lambda: VoiceAnalyser(settings, load_backend(settings)),
-        warm_up=VoiceAnalyser.warm_up,
-        analyse=VoiceAnalyser.analyse,
-        reply_to=subjects.voice_emotion,
-    )
-    return service
+    def prepare(self, utterance: Utterance) -> np.ndarray | Ready:
+        clip = utterance_audio(utterance, self.settings.max_seconds)
+        # The speech check is cheap and backend-independent: silence, noise and hum are not classified.
+        return clip if has_speech(clip) else Ready(self._event(utterance, None))
 
+    def infer(self, inputs: list[np.ndarray]) -> list[dict[str, float]]:
+        return self.backend.classify(inputs)
 
-def main() -> None:
-    run_main(VoiceSettings, build)
+    def respond(self, utterance: Utterance, prepared: np.ndarray, output: dict[str, float]) -> VoiceEmotion:
+        return self._event(utterance, output)

@@ -15,8 +15,7 @@ from pydantic_settings import SettingsConfigDict
 
 from mrrrme import subjects
 from mrrrme.contracts import ReplySentence, Transcript, Turn, Utterance
-from mrrrme.logs import configure_logging
-from mrrrme.runtime import BadInput, BatchPolicy, Context, Delivery, RetryLater, Service
+from mrrrme.runtime import BadInput, BatchPolicy, Context, Delivery, RetryLater, Service, run_main
 from mrrrme.settings import ServiceSettings
 
 
@@ -33,73 +32,62 @@ class EchoSettings(ServiceSettings):
     durable: bool = Field(False, description="Also consume turns from JetStream")
 
 
-def build(settings: EchoSettings) -> Service:
-    service = Service("echo", settings, backend="echo")
+class EchoService(Service[EchoSettings]):
+    name = "echo"
 
-    @service.on_startup
-    async def warm_up() -> None:
-        await asyncio.sleep(settings.warmup_s)
+    def __init__(self, settings: EchoSettings) -> None:
+        super().__init__(settings, "echo")
+        if settings.batch:
+            policy = BatchPolicy(max_size=settings.max_batch, max_wait_ms=settings.max_wait_ms)
+            self.consume_batches(subjects.ALL_UTTERANCES, schema=Utterance, queue="echo", policy=policy)(self.on_batch)
+        else:
+            self.consume(subjects.ALL_UTTERANCES, schema=Utterance, queue="echo")(self.answer)
+        if settings.durable:
+            self.consume_durable(subjects.TURN_STREAM, subjects.ALL_TURNS, schema=Turn, durable="echo", ack_wait_s=5)(
+                self.on_turn
+            )
 
-    async def answer(utterance: Utterance, ctx: Context) -> None:
+    async def setup(self) -> None:
+        await asyncio.sleep(self.settings.warmup_s)
+
+    async def answer(self, utterance: Utterance, ctx: Context) -> None:
         if not utterance.pcm:
             raise BadInput("empty_audio", "the utterance holds no audio")
-        await asyncio.sleep(settings.delay_ms / 1000)
+        await asyncio.sleep(self.settings.delay_ms / 1000)
         await ctx.publish(
             subjects.transcript(utterance.session_id),
             Transcript(
-                session_id=utterance.session_id,
-                utterance_id=utterance.utterance_id,
-                text=utterance.utterance_id,
+                session_id=utterance.session_id, utterance_id=utterance.utterance_id, text=utterance.utterance_id
             ),
         )
 
-    if settings.batch:
-
-        @service.consume_batches(
-            subjects.ALL_UTTERANCES,
-            schema=Utterance,
-            queue="echo",
-            policy=BatchPolicy(max_size=settings.max_batch, max_wait_ms=settings.max_wait_ms),
-        )
-        async def on_batch(batch: list[Delivery[Utterance]]) -> None:
-            await asyncio.sleep(settings.delay_ms / 1000)  # one "model call" per batch
-            for delivery in batch:
-                if not delivery.message.pcm:
-                    await delivery.ctx.fail("empty_audio", "the utterance holds no audio")
-                    continue
-                await delivery.ctx.publish(
-                    subjects.transcript(delivery.message.session_id),
-                    Transcript(
-                        session_id=delivery.message.session_id,
-                        utterance_id=delivery.message.utterance_id,
-                        text=f"batch={len(batch)}",
-                    ),
-                )
-    else:
-        service.consume(subjects.ALL_UTTERANCES, schema=Utterance, queue="echo")(answer)
-
-    if settings.durable:
-
-        @service.consume_durable(subjects.TURN_STREAM, subjects.ALL_TURNS, schema=Turn, durable="echo", ack_wait_s=5)
-        async def on_turn(turn: Turn, ctx: Context) -> None:
-            if settings.fail_text and turn.text == settings.fail_text:
-                raise RuntimeError("poison")
-            if settings.later_text and turn.text == settings.later_text and ctx.deliveries < 3:
-                raise RetryLater("the thing it needs is away")
-            await asyncio.sleep(settings.delay_ms / 1000)
-            await ctx.publish(
-                subjects.reply_text(turn.session_id),
-                ReplySentence(session_id=turn.session_id, turn_id=turn.turn_id, index=0, text=turn.text, final=True),
+    async def on_batch(self, batch: list[Delivery[Utterance]]) -> None:
+        await asyncio.sleep(self.settings.delay_ms / 1000)  # one "model call" per batch
+        for delivery in batch:
+            if not delivery.message.pcm:
+                await delivery.ctx.fail("empty_audio", "the utterance holds no audio")
+                continue
+            await delivery.ctx.publish(
+                subjects.transcript(delivery.message.session_id),
+                Transcript(
+                    session_id=delivery.message.session_id,
+                    utterance_id=delivery.message.utterance_id,
+                    text=f"batch={len(batch)}",
+                ),
             )
 
-    return service
-
-
-def main() -> None:
-    settings = EchoSettings()
-    configure_logging(settings.log_level)
-    asyncio.run(build(settings).run())
+    async def on_turn(self, turn: Turn, ctx: Context) -> None:
+        s = self.settings
+        if s.fail_text and turn.text == s.fail_text:
+            raise RuntimeError("poison")
+        if s.later_text and turn.text == s.later_text and ctx.deliveries < 3:
+            raise RetryLater("the thing it needs is away")
+        await asyncio.sleep(s.delay_ms / 1000)
+        await ctx.publish(
+            subjects.reply_text(turn.session_id),
+            ReplySentence(session_id=turn.session_id, turn_id=turn.turn_id, index=0, text=turn.text, final=True),
+        )
 
 
 if __name__ == "__main__":
-    main()
+    run_main(EchoSettings, EchoService)

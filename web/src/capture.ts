@@ -68,7 +68,11 @@ export class Microphone {
   private mutedFlag = false;
   sent = 0;
 
-  constructor(private readonly send: (frame: ArrayBuffer) => boolean) {}
+  constructor(
+    private readonly send: (frame: ArrayBuffer) => boolean,
+    /** The chunk's loudness (RMS, 0-1): the avatar listens while the person talks. */
+    private readonly onLevel: (rms: number) => void = () => undefined,
+  ) {}
 
   async start(): Promise<void> {
     this.stream = await navigator.mediaDevices.getUserMedia({
@@ -81,6 +85,7 @@ export class Microphone {
     this.node = new AudioWorkletNode(this.context, "pcm16-capture");
     this.node.port.onmessage = (event: MessageEvent<ArrayBuffer>) => {
       if (this.send(packBinary(KIND_AUDIO, ++this.seq, event.data))) this.sent += 1;
+      this.onLevel(rms(new Int16Array(event.data)));
     };
     source.connect(this.node);
     // Not connected to the speakers: the worklet only needs to run, not to be heard.
@@ -103,4 +108,10 @@ export class Microphone {
     this.context = null;
     this.node = null;
   }
+}
+
+function rms(samples: Int16Array): number {
+  let sum = 0;
+  for (const sample of samples) sum += sample * sample;
+  return samples.length ? Math.sqrt(sum / samples.length) / 32768 : 0;
 }

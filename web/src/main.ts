@@ -4,7 +4,7 @@
 import { api, ApiError, type Consent } from "./api.js";
 import { Avatar } from "./avatar.js";
 import { Camera, Microphone } from "./capture.js";
-import type { FusedEvent, ReplyEvent, ServerEvent } from "./protocol.js";
+import { EMOTIONS, type FusedEvent, type ReplyEvent, type ServerEvent } from "./protocol.js";
 import { GatewaySocket, type SocketState } from "./socket.js";
 import { Timeline } from "./timeline.js";
 
@@ -14,10 +14,12 @@ const $ = <T extends HTMLElement>(id: string): T => {
   return element as T;
 };
 
+/** Where focus goes when a view opens: the first thing to do there, not a heading to read past. */
+const FOCUS: Record<string, string> = { landing: "#username", consent: "#consent h2", app: "#say" };
+
 function show(view: "landing" | "consent" | "app"): void {
   for (const name of ["landing", "consent", "app"]) $(name).hidden = name !== view;
-  const focus = document.querySelector<HTMLElement>(`#${view} [autofocus], #${view} h1, #${view} h2`);
-  focus?.focus();
+  document.querySelector<HTMLElement>(FOCUS[view])?.focus();
 }
 
 function status(text: string): void {
@@ -26,18 +28,40 @@ function status(text: string): void {
 
 // --- landing: sign up / log in -------------------------------------------------------------------
 
+// One form, two modes: the radio chooses, the one submit button says which, and Enter submits the mode
+// on screen (a new user pressing Enter signs up; they never get "invalid username or password").
+function authMode(): "signup" | "login" {
+  return $<HTMLFormElement>("auth-form").querySelector<HTMLInputElement>("input[name=mode]:checked")?.value === "login"
+    ? "login"
+    : "signup";
+}
+
+function showAuthMode(): void {
+  const mode = authMode();
+  $("auth-form").dataset.mode = mode;
+  $("auth-submit").textContent = mode === "signup" ? "Create account" : "Log in";
+  $<HTMLInputElement>("password").autocomplete = mode === "signup" ? "new-password" : "current-password";
+  $("password-hint").hidden = mode === "login";
+  $("username-hint").hidden = mode === "login";
+  $("auth-error").textContent = "";
+}
+
 function setupLanding(): void {
   const form = $<HTMLFormElement>("auth-form");
   const error = $("auth-error");
+  for (const radio of form.querySelectorAll<HTMLInputElement>("input[name=mode]")) {
+    radio.addEventListener("change", showAuthMode);
+  }
+  showAuthMode();
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const submitter = (event as SubmitEvent).submitter as HTMLButtonElement | null;
     const username = $<HTMLInputElement>("username").value.trim();
     const password = $<HTMLInputElement>("password").value;
     error.textContent = "";
     try {
-      if (submitter?.value === "signup") await api.signup(username, password);
+      if (authMode() === "signup") await api.signup(username, password);
       else await api.login(username, password);
+      $<HTMLInputElement>("password").value = "";
       await toConsent();
     } catch (exc) {
       error.textContent = exc instanceof ApiError ? exc.message : String(exc);
@@ -72,7 +96,7 @@ function setupConsent(): void {
 const avatar = new Avatar($("avatar"), (speaking) => {
   $("avatar").dataset.speaking = String(speaking);
 });
-const timeline = new Timeline($("timeline"));
+const timeline = new Timeline($("timeline"), $("timeline-table").querySelector("tbody")!);
 let socket: GatewaySocket;
 let camera: Camera | null = null;
 let microphone: Microphone | null = null;
@@ -108,7 +132,11 @@ function showReading(name: string, event: ServerEvent): void {
 }
 
 function showFused(event: FusedEvent): void {
-  showReading("fused", { ...event, confidence: event.intensity } as unknown as ServerEvent);
+  // The fused event has no `confidence`: how sure it is, is the probability of the emotion it chose.
+  // Its intensity (how strongly that emotion shows) is a different number, shown under its own name.
+  const confidence = event.probabilities?.[EMOTIONS.indexOf(event.emotion)];
+  showReading("fused", { ...event, confidence } as unknown as ServerEvent);
+  $("fused-intensity").textContent = `Overall intensity: ${percent(event.intensity)}`;
   const flags: string[] = [];
   if (event.masking) flags.push("Possible masking: a smiling face, but the voice or words sound sad or angry.");
   if (event.conflict) flags.push("Mixed signals: face, voice and words disagree.");
@@ -129,6 +157,8 @@ function onEvent(event: ServerEvent): void {
   switch (event.type) {
     case "ready":
       socket.send({ type: "preferences", ...preferences() });
+      // Consent may have changed (another tab) while the socket was down: what the server holds wins.
+      void applyConsent(event.consent as Consent);
       break;
     case "face_emotion":
       showReading("face", event);
@@ -162,6 +192,7 @@ function onEvent(event: ServerEvent): void {
       break;
     case "consent":
       status(`Consent now: camera ${event.camera ? "on" : "off"}, microphone ${event.microphone ? "on" : "off"}.`);
+      void applyConsent({ camera: Boolean(event.camera), microphone: Boolean(event.microphone) });
       break;
     case "error":
       status(String(event.message));
@@ -191,27 +222,90 @@ async function refreshStats(): Promise<void> {
 
 async function startSession(consent: Consent): Promise<void> {
   show("app");
-  $("mute-camera").hidden = !consent.camera;
-  $("mute-microphone").hidden = !consent.microphone;
-  $("text-only").hidden = consent.camera || consent.microphone;
   socket = new GatewaySocket(onEvent, onState, () => undefined);
   socket.open();
+  await applyConsent(consent);
+  window.clearInterval(reminder);
+  // A reminder every 3 hours of continuous use that this is an AI (TARGETS.md P6).
+  reminder = window.setInterval(() => status("Reminder: you are talking with an AI, not a person."), REMINDER_MS);
+}
+
+let consentNow: Consent = { camera: false, microphone: false };
+let consentChain: Promise<void> = Promise.resolve();
+
+/** Make the page match a consent: only the allowed devices run and only their controls show. Applied
+ * one at a time (the settings toggle, the server's `consent` echo and `ready` may race). */
+function applyConsent(consent: Consent): Promise<void> {
+  consentChain = consentChain.then(() => applyConsentNow(consent)).catch(() => undefined);
+  return consentChain;
+}
+
+async function applyConsentNow(consent: Consent): Promise<void> {
+  consentNow = { camera: consent.camera, microphone: consent.microphone };
+  $<HTMLInputElement>("settings-camera").checked = consent.camera;
+  $<HTMLInputElement>("settings-microphone").checked = consent.microphone;
+  // Withdrawn: stop first (tracks ended, nothing more captured), then update what is shown.
+  if (!consent.camera && camera) {
+    camera.stop();
+    camera = null;
+  }
+  if (!consent.microphone && microphone) {
+    microphone.stop();
+    microphone = null;
+  }
+  showDeviceControls();
+  if ($("app").hidden) return; // not in a conversation (yet): open nothing
   const send = (frame: ArrayBuffer) => socket.sendBinary(frame);
   try {
-    if (consent.camera) {
-      camera = new Camera($<HTMLVideoElement>("preview"), send);
-      await camera.start(Number($<HTMLInputElement>("pref-fps").value));
+    if (consent.camera && !camera) {
+      const opened = new Camera($<HTMLVideoElement>("preview"), send);
+      camera = opened;
+      resetMute("mute-camera", "camera");
+      await opened.start(Number($<HTMLInputElement>("pref-fps").value));
     }
-    if (consent.microphone) {
-      microphone = new Microphone(send);
-      await microphone.start();
+    if (consent.microphone && !microphone) {
+      // Speech louder than room noise: the avatar shows it is listening (no VAD here: a cue, not a decision).
+      const opened = new Microphone(send, (level) => level > 0.02 && avatar.listen());
+      microphone = opened;
+      resetMute("mute-microphone", "microphone");
+      await opened.start();
     }
   } catch (exc) {
     status(`Could not open a device: ${exc instanceof Error ? exc.message : String(exc)}. Typing still works.`);
   }
-  window.clearInterval(reminder);
-  // A reminder every 3 hours of continuous use that this is an AI (TARGETS.md P6).
-  reminder = window.setInterval(() => status("Reminder: you are talking with an AI, not a person."), REMINDER_MS);
+}
+
+function showDeviceControls(): void {
+  const { camera: cam, microphone: mic } = consentNow;
+  $("preview").hidden = !cam;
+  $("mute-camera").hidden = !cam;
+  $("mute-microphone").hidden = !mic;
+  $("text-only").hidden = cam || mic;
+}
+
+function resetMute(id: string, label: string): void {
+  $(id).setAttribute("aria-pressed", "false");
+  $(id).textContent = `Mute ${label}`;
+}
+
+async function changeConsent(): Promise<void> {
+  const wanted: Consent = {
+    camera: $<HTMLInputElement>("settings-camera").checked,
+    microphone: $<HTMLInputElement>("settings-microphone").checked,
+  };
+  const before = consentNow;
+  const withdrawing = (before.camera && !wanted.camera) || (before.microphone && !wanted.microphone);
+  // A withdrawal stops the device on this page at once, before the server even hears of it.
+  if (withdrawing) await applyConsent({ camera: before.camera && wanted.camera, microphone: before.microphone && wanted.microphone });
+  try {
+    await api.setConsent(wanted);
+  } catch (exc) {
+    status(exc instanceof ApiError ? exc.message : String(exc));
+    await applyConsent(withdrawing ? { camera: before.camera && wanted.camera, microphone: before.microphone && wanted.microphone } : before);
+    return;
+  }
+  await applyConsent(wanted);
+  status(`Consent saved: camera ${wanted.camera ? "on" : "off"}, microphone ${wanted.microphone ? "on" : "off"}.`);
 }
 
 const REMINDER_MS = 3 * 60 * 60 * 1000;
@@ -222,6 +316,8 @@ function stopDevices(): void {
   camera?.stop();
   microphone?.stop();
   camera = microphone = null;
+  consentNow = { camera: false, microphone: false };
+  showDeviceControls();
   avatar.stop();
 }
 
@@ -237,10 +333,13 @@ function setupApp(): void {
     if (input.value.trim()) socket.send({ type: "speech_end", text: input.value.trim() });
     input.value = "";
   });
+  $("say").addEventListener("input", () => avatar.listen(1500)); // typing is talking, in text-only mode
   $("greet").addEventListener("click", () => socket.send({ type: "request_greeting" }));
   for (const id of ["pref-voice", "pref-language", "pref-personality", "pref-style"]) {
     $(id).addEventListener("change", () => socket.send({ type: "preferences", ...preferences() }));
   }
+  $("settings-camera").addEventListener("change", () => void changeConsent());
+  $("settings-microphone").addEventListener("change", () => void changeConsent());
   $("pref-fps").addEventListener("change", () => camera?.setRate(Number($<HTMLInputElement>("pref-fps").value)));
   const toggle = (id: string, device: () => Camera | Microphone | null, label: string) => {
     $(id).addEventListener("click", () => {
@@ -269,11 +368,17 @@ function setupApp(): void {
 
 function setupTheme(): void {
   const saved = localStorage.getItem("theme");
-  if (saved) document.documentElement.dataset.theme = saved;
+  if (saved) {
+    document.documentElement.dataset.theme = saved;
+    timeline.rebuild();
+  }
   $("theme").addEventListener("click", () => {
-    const dark = document.documentElement.dataset.theme !== "dark";
+    // The theme on screen now: the saved choice, else the system's.
+    const current = document.documentElement.dataset.theme ?? (matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light");
+    const dark = current !== "dark";
     document.documentElement.dataset.theme = dark ? "dark" : "light";
     localStorage.setItem("theme", dark ? "dark" : "light");
+    timeline.rebuild(); // the chart is drawn on a canvas: its colours come from the theme at draw time
   });
 }
 
@@ -282,11 +387,11 @@ async function main(): Promise<void> {
   setupLanding();
   setupConsent();
   setupApp();
-  try {
-    await toConsent(); // already logged in (cookie): straight to the consent step
-  } catch {
-    show("landing");
-  }
+  // Asking /api/session (always 200) rather than /api/me (401 when logged out) keeps a first visit free of
+  // console errors; the token itself stays in the HttpOnly cookie.
+  const session = await api.session().catch(() => ({ authenticated: false }));
+  if (session.authenticated) await toConsent().catch(() => show("landing"));
+  else show("landing");
 }
 
 void main();

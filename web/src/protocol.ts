@@ -39,6 +39,8 @@ export interface FusedEvent {
   type: "fused_emotion";
   emotion: Emotion;
   intensity: number;
+  /** Neutral, Happy, Sad, Angry: the probability of `emotion` is how confident the fusion is. */
+  probabilities: number[];
   live: boolean;
   utterance_id: string | null;
   modalities: Partial<Record<"face" | "voice" | "text", ModalityShare | null>>;

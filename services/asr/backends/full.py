@@ -32,8 +32,6 @@ def _weights_present(model: str) -> bool:
 
 
 class WhisperBackend:
-    name = "full"
-
     def __init__(self, settings: AsrSettings) -> None:
         faster_whisper = require("faster_whisper", "full")
         if not _weights_present(settings.model):
@@ -78,3 +76,10 @@ class WhisperBackend:
         text = " ".join(segment.text.strip() for segment in kept).strip()
         no_speech = float(np.mean([seg.no_speech_prob for seg in kept])) if kept else 1.0
         return Recognition(text=text, language=info.language, no_speech_prob=min(1.0, no_speech), words=words)
+
+
+def fetch_weights(settings: AsrSettings, cache: Path, interactive: bool) -> str:
+    """`make models`: the CTranslate2 conversion faster-whisper knows by this size or alias, into the cache."""
+    from faster_whisper.utils import download_model
+
+    return str(download_model(settings.model))

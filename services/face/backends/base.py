@@ -10,8 +10,6 @@ from services.face.detect import Face
 class FaceBackend(Protocol):
     """Classifies faces; called on the service's model thread with a whole micro-batch."""
 
-    name: str
-
     def classify(self, crops: list[tuple[np.ndarray, Face]]) -> list[dict[str, float]]:
         """For each (BGR frame, face) pair: the model's own label -> probability."""
         ...

@@ -16,6 +16,7 @@ import numpy as np
 
 from mrrrme.backends import StartupError, package_file
 from services.face.detect import Face
+from services.face.settings import FaceSettings
 
 FER_LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 INPUT_SIDE = 64
@@ -43,9 +44,7 @@ def crop_like_fer(gray: np.ndarray, face: Face) -> np.ndarray:
 
 
 class FerLiteBackend:
-    name = "lite"
-
-    def __init__(self) -> None:
+    def __init__(self, settings: FaceSettings) -> None:
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError:

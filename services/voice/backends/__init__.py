@@ -1,4 +1,4 @@
-"""Voice emotion backends: `lite` (prosody rule) and `full` (HuBERT, superb/hubert-large-superb-er)."""
+"""Voice emotion backends, by name (`MRRRME_VOICE_BACKEND`); each is built as `Class(settings)`."""
 
 from __future__ import annotations
 
@@ -6,22 +6,29 @@ from typing import Protocol
 
 import numpy as np
 
-from services.voice.settings import VoiceSettings
+from mrrrme.registry import Backends, BackendSpec
 
 
 class VoiceBackend(Protocol):
-    name: str
-
     def classify(self, clips: list[np.ndarray]) -> list[dict[str, float]]:
         """For each speech clip (float32, 16 kHz): the model's own label -> probability."""
         ...
 
 
-def load_backend(settings: VoiceSettings) -> VoiceBackend:
-    if settings.backend_name == "full":
-        from services.voice.backends.full import HubertBackend
-
-        return HubertBackend(settings.model, settings.device)
-    from services.voice.backends.lite import ProsodyBackend
-
-    return ProsodyBackend()
+BACKENDS: Backends[VoiceBackend] = Backends(
+    "voice",
+    BackendSpec(
+        "lite",
+        "services.voice.backends.lite:ProsodyBackend",
+        "prosody rule (loudness, syllable rate, pitch spread), no model",
+        profiles=("lite",),
+    ),
+    BackendSpec(
+        "full",
+        "services.voice.backends.full:HubertBackend",
+        "HuBERT-large speech emotion (superb/hubert-large-superb-er) through transformers",
+        profiles=("full",),
+        gpu=True,
+        fetch="mrrrme.hub:fetch_weights",
+    ),
+)

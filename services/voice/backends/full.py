@@ -7,34 +7,25 @@ whose labels `mrrrme.emotions.to_four` knows works the same way. A batch is padd
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from mrrrme.backends import hub_model_available, missing_weights, require, resolve_device
+from mrrrme.hub import HubClassifier
+from services.voice.settings import VoiceSettings
 
 
-class HubertBackend:
-    name = "full"
-
-    def __init__(self, model: str, device: str) -> None:
-        torch = require("torch", "full")
-        transformers = require("transformers", "full")
-        if not hub_model_available(model):
-            raise missing_weights(model, "voice")
-        self._torch = torch
-        self.device = resolve_device(device)
-        self._extractor: Any = transformers.AutoFeatureExtractor.from_pretrained(model)
-        self._model: Any = transformers.AutoModelForAudioClassification.from_pretrained(model)
-        self._model.to(self.device).eval()
-        self._labels = [self._model.config.id2label[i] for i in range(self._model.config.num_labels)]
+class HubertBackend(HubClassifier):
+    def __init__(self, settings: VoiceSettings) -> None:
+        super().__init__(
+            settings.model,
+            settings.device,
+            "voice",
+            model_class="AutoModelForAudioClassification",
+            processor_class="AutoFeatureExtractor",
+        )
 
     def classify(self, clips: list[np.ndarray]) -> list[dict[str, float]]:
         if not clips:
             return []
-        inputs = self._extractor(
-            clips, sampling_rate=16000, padding=True, return_tensors="pt", return_attention_mask=True
-        ).to(self.device)
-        with self._torch.inference_mode():
-            probabilities = self._model(**inputs).logits.softmax(dim=-1).float().cpu().numpy()
-        return [dict(zip(self._labels, map(float, row), strict=True)) for row in probabilities]
+        return self.probabilities(
+            self.processor(clips, sampling_rate=16000, padding=True, return_tensors="pt", return_attention_mask=True)
+        )

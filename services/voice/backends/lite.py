@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from services.voice import prosody
+from services.voice.settings import VoiceSettings
 
 
 class ProsodyBackend:
-    name = "lite"
+    def __init__(self, settings: VoiceSettings) -> None:
+        """No model to load: the rule is code."""
 
     def classify(self, clips: list[np.ndarray]) -> list[dict[str, float]]:
         return [prosody.classify(prosody.measure(clip)) for clip in clips]

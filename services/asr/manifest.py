@@ -1,0 +1,17 @@
+"""The asr service as the rest of the project sees it (see mrrrme/registry.py)."""
+
+from mrrrme import subjects
+from mrrrme.registry import ServiceManifest
+from services.asr.backends import BACKENDS
+
+MANIFEST = ServiceManifest(
+    name="asr",
+    summary="utterances -> transcripts",
+    service="services.asr.service:AsrService",
+    settings="services.asr.settings:AsrSettings",
+    extra="asr",
+    order=30,
+    queue=subjects.ASR_QUEUE,
+    backends=BACKENDS,
+    needs=("nats",),
+)

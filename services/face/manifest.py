@@ -1,0 +1,17 @@
+"""The face service as the rest of the project sees it (see mrrrme/registry.py)."""
+
+from mrrrme import subjects
+from mrrrme.registry import ServiceManifest
+from services.face.backends import BACKENDS
+
+MANIFEST = ServiceManifest(
+    name="face",
+    summary="camera frames -> face emotion (detector + expression model), micro-batched",
+    service="services.face.service:FaceService",
+    settings="services.face.settings:FaceSettings",
+    extra="face",
+    order=10,
+    queue=subjects.FACE_QUEUE,
+    backends=BACKENDS,
+    needs=("nats",),
+)

@@ -1,0 +1,15 @@
+"""The memory service as the rest of the project sees it (see mrrrme/registry.py)."""
+
+from mrrrme import subjects
+from mrrrme.registry import ServiceManifest
+
+MANIFEST = ServiceManifest(
+    name="memory",
+    summary="the only writer of conversation data: turns, timeline, summaries, retention",
+    service="services.memory.service:MemoryService",
+    settings="services.memory.settings:MemorySettings",
+    extra="memory",
+    order=80,
+    durables=((subjects.RECORD_STREAM, "memory-turns"), (subjects.RECORD_STREAM, "memory-ends")),
+    needs=("nats", "database"),
+)

@@ -1,0 +1,17 @@
+"""The voice service as the rest of the project sees it (see mrrrme/registry.py)."""
+
+from mrrrme import subjects
+from mrrrme.registry import ServiceManifest
+from services.voice.backends import BACKENDS
+
+MANIFEST = ServiceManifest(
+    name="voice",
+    summary="utterances -> voice emotion, micro-batched",
+    service="services.voice.service:VoiceService",
+    settings="services.voice.settings:VoiceSettings",
+    extra="voice",
+    order=20,
+    queue=subjects.VOICE_QUEUE,
+    backends=BACKENDS,
+    needs=("nats",),
+)
