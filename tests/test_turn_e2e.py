@@ -90,9 +90,21 @@ async def test_speech_and_a_face_get_emotions_then_a_spoken_lip_synced_reply(
                 while not any(e["type"] == "face_emotion" for e in events):
                     await asyncio.sleep(0.05)
             speech = sentences_with_pauses(["I am so happy to see you today"], 1.0).tobytes()
-            # In real time, as a microphone (and the Python client) sends it: an utterance's wall-clock span,
-            # which picks the faces seen while it was spoken, assumes audio arrives as it is spoken.
-            await client.stream_audio(speech, chunk_ms=100, realtime=True)
+
+            # In real time, as a microphone (and the Python client) sends it, with the camera running on:
+            # an utterance's wall-clock span picks the faces seen while it was spoken.
+            async def camera() -> None:
+                while True:
+                    await client.send_frame(astronaut())
+                    await asyncio.sleep(0.2)
+
+            filming = asyncio.create_task(camera())
+            try:
+                await client.stream_audio(speech, chunk_ms=100, realtime=True)
+            finally:
+                filming.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await filming
             try:
                 await asyncio.wait_for(listening, 90)
             except TimeoutError:
