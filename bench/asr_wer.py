@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.asr_lite import MORE_SENTENCES
+
 SENTENCES = [
     "I lost my keys this morning and the whole day went wrong",
     "I had a really good day at work today",
@@ -32,16 +34,7 @@ SENTENCES = [
     "thank you for listening to me",
     "I could not sleep last night",
     "we went for a long walk in the park",
-    "I am so happy to see you again",
-    "today was a terrible day and nothing went right",
-    "I think I need a break from everything",
-    "my sister called me this morning",
-    "the weather is nice so I went outside",
-    "I am nervous about the interview tomorrow",
-    "I really miss my grandmother",
-    "work has been stressful lately",
-    "I finally finished my project",
-    "nobody listens to me at home",
+    *MORE_SENTENCES,  # bench/asr_lite.py's ten
     "what should I cook for dinner tonight",
     "my friend is moving to another city next month",
     "I am angry that the train was late again",
