@@ -17,7 +17,7 @@ torch or a model runtime, which a process that merely lists the services must no
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -141,8 +141,6 @@ class ServiceManifest:
     """The JetStream (stream, durable consumer) pairs it takes durable work from."""
     backends: Backends[Any] | None = None
     """Model services: their backends by name. Others compute in code (fusion rules, the database)."""
-    needs: tuple[str, ...] = field(default=("nats",))
-    """Infrastructure it cannot start without: nats, redis, database."""
 
     @property
     def module(self) -> str:

@@ -13,5 +13,4 @@ MANIFEST = ServiceManifest(
     order=30,
     queue=subjects.ASR_QUEUE,
     backends=BACKENDS,
-    needs=("nats",),
 )

@@ -14,5 +14,4 @@ MANIFEST = ServiceManifest(
     queue=subjects.DIALOGUE_QUEUE,
     durables=((subjects.TURN_STREAM, "dialogue"),),
     backends=BACKENDS,
-    needs=("nats", "redis"),
 )

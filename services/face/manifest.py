@@ -13,5 +13,4 @@ MANIFEST = ServiceManifest(
     order=10,
     queue=subjects.FACE_QUEUE,
     backends=BACKENDS,
-    needs=("nats",),
 )

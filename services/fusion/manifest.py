@@ -11,5 +11,4 @@ MANIFEST = ServiceManifest(
     extra="fusion",
     order=50,
     queue=subjects.FUSION_QUEUE,
-    needs=("nats", "redis"),
 )

@@ -11,5 +11,4 @@ MANIFEST = ServiceManifest(
     extra="memory",
     order=80,
     durables=((subjects.RECORD_STREAM, "memory-turns"), (subjects.RECORD_STREAM, "memory-ends")),
-    needs=("nats", "database"),
 )

@@ -13,5 +13,4 @@ MANIFEST = ServiceManifest(
     order=40,
     queue=subjects.TEXT_QUEUE,
     backends=BACKENDS,
-    needs=("nats",),
 )

@@ -13,5 +13,4 @@ MANIFEST = ServiceManifest(
     order=70,
     queue=subjects.TTS_QUEUE,
     backends=BACKENDS,
-    needs=("nats",),
 )

@@ -13,5 +13,4 @@ MANIFEST = ServiceManifest(
     order=20,
     queue=subjects.VOICE_QUEUE,
     backends=BACKENDS,
-    needs=("nats",),
 )
