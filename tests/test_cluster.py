@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import nats
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import StreamInfo
+from nats.js.errors import NotFoundError
 
 from mrrrme import subjects
 from mrrrme.contracts import ReplySentence, Turn, decode, encode, new_id
@@ -16,13 +20,24 @@ from tests.workers.echo import EchoService, EchoSettings
 TURNS = 40
 
 
+async def stream_info(js: JetStreamContext) -> StreamInfo:
+    """The turn stream as this client's node sees it: a stream just created through another node can
+    answer 'not found' for a moment, until the cluster's metadata has reached every node."""
+    async with asyncio.timeout(15):
+        while True:
+            try:
+                return await js.stream_info(subjects.TURN_STREAM)
+            except NotFoundError:
+                await asyncio.sleep(0.2)
+
+
 async def test_a_three_node_cluster_loses_no_turn_when_a_node_dies() -> None:
     with NatsCluster(3) as cluster:
         servers = cluster.url.split(",")
         client = await nats.connect(servers=servers, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
         replies: list[str] = []
 
-        async def collect(msg: nats.aio.msg.Msg) -> None:
+        async def collect(msg: Msg) -> None:
             replies.append(decode(msg.data, ReplySentence).turn_id)
 
         await client.subscribe(subjects.reply_text("cl1"), cb=collect)
@@ -30,7 +45,7 @@ async def test_a_three_node_cluster_loses_no_turn_when_a_node_dies() -> None:
         try:
             async with EchoService(settings):
                 js = client.jetstream()
-                info = await js.stream_info(subjects.TURN_STREAM)
+                info = await stream_info(js)
                 assert info.config.num_replicas == 3
                 sent = []
                 for i in range(TURNS):
