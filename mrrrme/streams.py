@@ -19,6 +19,9 @@ from nats.js.errors import BadRequestError, ServiceUnavailableError
 from mrrrme import subjects
 
 log = logging.getLogger("mrrrme.streams")
+NO_PEERS_YET = 10005
+"""JetStream's "no suitable peers for placement": a cluster that has not yet seen enough nodes for the
+replica count (its nodes are still starting)."""
 FORMING_WAIT_S = 60.0
 """How long a process waits for JetStream to answer at start (a cluster electing its leader)."""
 
@@ -69,7 +72,9 @@ async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
             try:
                 try:
                     await js.add_stream(config)
-                except BadRequestError:
+                except BadRequestError as exc:
+                    if exc.err_code == NO_PEERS_YET:
+                        raise
                     # Exists with another config (an older release, another replica count): bring it to this one.
                     await js.update_stream(config)
                 break
@@ -77,4 +82,9 @@ async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
                 if time.monotonic() > deadline:
                     raise
                 log.info("JetStream not ready yet (%s); retrying", type(exc).__name__)
+                await asyncio.sleep(0.5)
+            except BadRequestError as exc:  # only NO_PEERS_YET reaches here: a cluster still forming
+                if exc.err_code != NO_PEERS_YET or time.monotonic() > deadline:
+                    raise
+                log.info("JetStream cluster still forming (%s); retrying", exc.description)
                 await asyncio.sleep(0.5)
