@@ -71,3 +71,11 @@ class ModelSettings(ServiceSettings):
         None, description="A backend registered for this service (its choices are listed below); default: the profile's"
     )
     device: str = Field("auto", description="Full backend: auto (CUDA when available), cpu, cuda, cuda:1...")
+
+
+class BatchSettings(ModelSettings):
+    """A model service that takes micro-batches (`mrrrme.runtime.ModelService`); subclasses set their defaults."""
+
+    max_batch: int = Field(8, description="Most units in one model call")
+    max_wait_ms: float = Field(10.0, description="How long a unit waits for a batch to fill")
+    max_queue: int = Field(64, description="Units waiting beyond this are dropped, oldest first")

@@ -1,7 +1,7 @@
 """The service runtime: one way to build a worker on the mesh (see docs/architecture.md)."""
 
 from mrrrme.runtime.batching import BatchPolicy, MicroBatcher
-from mrrrme.runtime.model_service import ModelService, Ready
+from mrrrme.runtime.model_service import Consumes, ModelService, Ready
 from mrrrme.runtime.process import run_main
 from mrrrme.runtime.roundtrip import sync_with_server
 from mrrrme.runtime.service import (
@@ -17,6 +17,7 @@ from mrrrme.runtime.service import (
 __all__ = [
     "BadInput",
     "BatchPolicy",
+    "Consumes",
     "Context",
     "Delivery",
     "MicroBatcher",

@@ -2,8 +2,8 @@
 turned into a model input, the model runs once on a whole micro-batch, and each result is answered.
 
 A subclass supplies four methods, all run on the service's model thread:
-- `load()`: build the backend (`self.backend = BACKENDS.create(self.settings)`) and whatever else the
-  model needs; `warm_up()`: one inference, so /readyz turns green only when the model is really ready;
+- `load()`: build the backend (`self.backend = self.backends.create(self.settings)`, the default) and
+  whatever else the model needs; `warm_up()`: one inference, so /readyz turns green only when the model is really ready;
 - `prepare(unit) -> input | Ready`: decode and check one unit; raise `BadInput` for what cannot be used,
   or return `Ready(event)` when the answer needs no model (no face in the frame, no speech);
 - `infer(inputs) -> outputs`: the model, once, on every prepared input of the batch (same order);
@@ -22,15 +22,16 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import msgspec
 
+from mrrrme.registry import Backends
 from mrrrme.runtime.batching import BatchPolicy
 from mrrrme.runtime.service import BadInput, Context, Delivery, Service
-from mrrrme.settings import ServiceSettings
+from mrrrme.settings import BatchSettings
 
-S = TypeVar("S", bound=ServiceSettings)
+B = TypeVar("B", bound=BatchSettings)
 U = TypeVar("U", bound=msgspec.Struct)
 I = TypeVar("I")  # noqa: E741 (the prepared model input, as in Triton's "inputs")
 O = TypeVar("O")  # noqa: E741 (the model's output for one input)
@@ -43,27 +44,40 @@ class Ready:
     event: msgspec.Struct
 
 
-class ModelService(Service[S], Generic[S, U, I, O]):
-    def __init__(
-        self,
-        settings: S,
-        backend_name: str,
-        *,
-        subject: str,
-        schema: type[U],
-        queue: str,
-        policy: BatchPolicy,
-        reply_to: Callable[[str], str],
-    ) -> None:
-        super().__init__(settings, backend_name)
-        self.reply_to = reply_to
-        self.consume_batches(subject, schema=schema, queue=queue, policy=policy)(self._on_batch)
+@dataclass(frozen=True, slots=True)
+class Consumes(Generic[U]):
+    """What a model service takes and where its answers go: a queue group on `subject` whose units decode
+    as `schema`; each answer is published on `reply_to(session_id)`."""
+
+    subject: str
+    schema: type[U]
+    queue: str
+    reply_to: Callable[[str], str]
+
+
+class ModelService(Service[B], Generic[B, U, I, O]):
+    """A subclass names its `backends` registry and what it `consumes`; the batching comes from its
+    settings (`BatchSettings`: max_batch, max_wait_ms, max_queue)."""
+
+    backends: ClassVar[Backends[Any]]
+    consumes: ClassVar[Consumes[Any]]
+
+    def __init__(self, settings: B) -> None:
+        super().__init__(settings, self.backends.chosen(settings).name)
+        consumes = self.consumes
+        self.reply_to = consumes.reply_to
+        policy = BatchPolicy(settings.max_batch, settings.max_wait_ms, max(settings.max_queue, settings.max_batch))
+        self.consume_batches(consumes.subject, schema=consumes.schema, queue=consumes.queue, policy=policy)(
+            self._on_batch
+        )
 
     # --- what a model service supplies ------------------------------------------------------------
 
-    @abstractmethod
+    backend: Any  # each service narrows it to its backend's type
+
     def load(self) -> None:
-        """Build the backend and load its weights."""
+        """Build the backend and load its weights (a service that needs more extends this)."""
+        self.backend = self.backends.create(self.settings)
 
     @abstractmethod
     def warm_up(self) -> None:

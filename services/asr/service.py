@@ -7,7 +7,7 @@ import numpy as np
 from mrrrme import subjects
 from mrrrme.audio import utterance_audio
 from mrrrme.contracts import Transcript, Utterance
-from mrrrme.runtime import BatchPolicy, ModelService
+from mrrrme.runtime import Consumes, ModelService
 from services.asr.backends import BACKENDS, AsrBackend, Recognition
 from services.asr.settings import AsrSettings
 
@@ -17,21 +17,9 @@ AsrInput = tuple[np.ndarray, str | None]
 
 class AsrService(ModelService[AsrSettings, Utterance, AsrInput, Recognition]):
     name = "asr"
+    backends = BACKENDS
     backend: AsrBackend
-
-    def __init__(self, settings: AsrSettings) -> None:
-        super().__init__(
-            settings,
-            BACKENDS.chosen(settings).name,
-            subject=subjects.ALL_UTTERANCES,
-            schema=Utterance,
-            queue=subjects.ASR_QUEUE,
-            policy=BatchPolicy(settings.max_batch, settings.max_wait_ms, max(64, settings.max_batch)),
-            reply_to=subjects.transcript,
-        )
-
-    def load(self) -> None:
-        self.backend = BACKENDS.create(self.settings)
+    consumes = Consumes(subjects.ALL_UTTERANCES, Utterance, subjects.ASR_QUEUE, subjects.transcript)
 
     def warm_up(self) -> None:
         self.backend.transcribe(np.zeros(16000, dtype=np.float32), "en")

@@ -6,7 +6,7 @@ import numpy as np
 
 from mrrrme import emotions, subjects
 from mrrrme.contracts import FaceEmotion, Frame, now
-from mrrrme.runtime import BatchPolicy, Context, ModelService, Ready
+from mrrrme.runtime import Consumes, Context, ModelService, Ready
 from services.face.backends import BACKENDS
 from services.face.backends.base import FaceBackend
 from services.face.blazeface import BlazeFaceDetector, ShortThenFullDetector
@@ -20,24 +20,15 @@ FaceInput = tuple[Detection, Face, FaceGeometry | None]
 
 class FaceService(ModelService[FaceSettings, Frame, FaceInput, dict[str, float]]):
     name = "face"
+    backends = BACKENDS
     backend: FaceBackend
     detector: FaceDetector | BlazeFaceDetector | ShortThenFullDetector
     landmarker: FaceLandmarker | None
-
-    def __init__(self, settings: FaceSettings) -> None:
-        super().__init__(
-            settings,
-            BACKENDS.chosen(settings).name,
-            subject=subjects.ALL_FRAMES,
-            schema=Frame,
-            queue=subjects.FACE_QUEUE,
-            policy=BatchPolicy(settings.max_batch, settings.max_wait_ms, max(settings.max_queue, settings.max_batch)),
-            reply_to=subjects.face_emotion,
-        )
+    consumes = Consumes(subjects.ALL_FRAMES, Frame, subjects.FACE_QUEUE, subjects.face_emotion)
 
     def load(self) -> None:
         s = self.settings
-        self.backend = BACKENDS.create(s)
+        super().load()
         blazeface_range = s.blazeface_range
         if s.detector == "haar":
             self.detector = FaceDetector(s.min_face_px, s.min_confidence, s.min_neighbors, s.detect_side)

@@ -5,10 +5,10 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from mrrrme.settings import ModelSettings
+from mrrrme.settings import BatchSettings
 
 
-class FaceSettings(ModelSettings):
+class FaceSettings(BatchSettings):
     model_config = SettingsConfigDict(env_prefix="MRRRME_FACE_", extra="ignore", populate_by_name=True)
 
     cpu_priority: Literal["normal", "background"] = Field(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mrrrme import emotions, subjects
 from mrrrme.contracts import TextEmotion, Transcript, reading_from_probabilities
-from mrrrme.runtime import BadInput, BatchPolicy, ModelService, Ready
+from mrrrme.runtime import BadInput, Consumes, ModelService, Ready
 from services.text import rules
 from services.text.backends import BACKENDS, TextBackend
 from services.text.settings import TextSettings
@@ -12,22 +12,13 @@ from services.text.settings import TextSettings
 
 class TextService(ModelService[TextSettings, Transcript, str, dict[str, float]]):
     name = "text"
+    backends = BACKENDS
     backend: TextBackend
+    consumes = Consumes(subjects.ALL_TRANSCRIPTS, Transcript, subjects.TEXT_QUEUE, subjects.text_emotion)
 
     def __init__(self, settings: TextSettings) -> None:
-        super().__init__(
-            settings,
-            BACKENDS.chosen(settings).name,
-            subject=subjects.ALL_TRANSCRIPTS,
-            schema=Transcript,
-            queue=subjects.TEXT_QUEUE,
-            policy=BatchPolicy(settings.max_batch, settings.max_wait_ms, max(64, settings.max_batch)),
-            reply_to=subjects.text_emotion,
-        )
+        super().__init__(settings)
         self.languages = {code.strip().lower() for code in settings.languages.split(",") if code.strip()}
-
-    def load(self) -> None:
-        self.backend = BACKENDS.create(self.settings)
 
     def warm_up(self) -> None:
         self.backend.classify(["warming up the model"])

@@ -3,10 +3,10 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from mrrrme.settings import ModelSettings
+from mrrrme.settings import BatchSettings
 
 
-class TextSettings(ModelSettings):
+class TextSettings(BatchSettings):
     model_config = SettingsConfigDict(env_prefix="MRRRME_TEXT_", extra="ignore", populate_by_name=True)
 
     model: str = Field(

@@ -7,28 +7,16 @@ import numpy as np
 from mrrrme import emotions, subjects
 from mrrrme.audio import has_speech, utterance_audio
 from mrrrme.contracts import Utterance, VoiceEmotion
-from mrrrme.runtime import BatchPolicy, ModelService, Ready
+from mrrrme.runtime import Consumes, ModelService, Ready
 from services.voice.backends import BACKENDS, VoiceBackend
 from services.voice.settings import VoiceSettings
 
 
 class VoiceService(ModelService[VoiceSettings, Utterance, np.ndarray, dict[str, float]]):
     name = "voice"
+    backends = BACKENDS
     backend: VoiceBackend
-
-    def __init__(self, settings: VoiceSettings) -> None:
-        super().__init__(
-            settings,
-            BACKENDS.chosen(settings).name,
-            subject=subjects.ALL_UTTERANCES,
-            schema=Utterance,
-            queue=subjects.VOICE_QUEUE,
-            policy=BatchPolicy(settings.max_batch, settings.max_wait_ms, max(64, settings.max_batch)),
-            reply_to=subjects.voice_emotion,
-        )
-
-    def load(self) -> None:
-        self.backend = BACKENDS.create(self.settings)
+    consumes = Consumes(subjects.ALL_UTTERANCES, Utterance, subjects.VOICE_QUEUE, subjects.voice_emotion)
 
     def warm_up(self) -> None:
         tone = 0.3 * np.sin(2 * np.pi * 140 * np.arange(16000) / 16000).astype(np.float32)
