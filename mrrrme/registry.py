@@ -127,20 +127,33 @@ class ServiceManifest:
 
     name: str
     summary: str
-    service: str
-    """`module:Class` of its `Service` subclass, built as `Class(settings)`."""
-    settings: str
-    """`module:Class` of its settings (`MRRRME_<NAME>_*`)."""
-    extra: str
-    """The pyproject extra that holds its dependencies (its image installs `.[<extra>]`)."""
     order: int
     """Its place in a turn's flow, for listings (docs, `make run`'s start order)."""
+    service: str = ""
+    """`module:Class` of its `Service` subclass, built as `Class(settings)`; by convention
+    `services.<name>.service:<Name>Service`."""
+    settings: str = ""
+    """`module:Class` of its settings (`MRRRME_<NAME>_*`); by convention `services.<name>.settings:<Name>Settings`."""
+    extra: str = ""
+    """The pyproject extra that holds its dependencies (its image installs `.[<extra>]`); by convention its name."""
     queue: str | None = None
     """The core NATS queue group its replicas share, when it has one."""
     durables: tuple[tuple[str, str], ...] = ()
     """The JetStream (stream, durable consumer) pairs it takes durable work from."""
     backends: Backends[Any] | None = None
     """Model services: their backends by name. Others compute in code (fusion rules, the database)."""
+
+    def __post_init__(self) -> None:
+        # One place for the convention every service follows; a service that differs names its own.
+        title = self.name.capitalize()
+        conventional = {
+            "service": f"services.{self.name}.service:{title}Service",
+            "settings": f"services.{self.name}.settings:{title}Settings",
+            "extra": self.name,
+        }
+        for field_name, value in conventional.items():
+            if not getattr(self, field_name):
+                object.__setattr__(self, field_name, value)
 
     @property
     def module(self) -> str:

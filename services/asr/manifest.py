@@ -7,9 +7,6 @@ from services.asr.backends import BACKENDS
 MANIFEST = ServiceManifest(
     name="asr",
     summary="utterances -> transcripts",
-    service="services.asr.service:AsrService",
-    settings="services.asr.settings:AsrSettings",
-    extra="asr",
     order=30,
     queue=subjects.ASR_QUEUE,
     backends=BACKENDS,

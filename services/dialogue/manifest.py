@@ -7,9 +7,6 @@ from services.dialogue.backends import BACKENDS
 MANIFEST = ServiceManifest(
     name="dialogue",
     summary="turns -> reply sentences (crisis check first, then the composer or an LLM)",
-    service="services.dialogue.service:DialogueService",
-    settings="services.dialogue.settings:DialogueSettings",
-    extra="dialogue",
     order=60,
     queue=subjects.DIALOGUE_QUEUE,
     durables=((subjects.TURN_STREAM, "dialogue"),),

@@ -7,9 +7,6 @@ from services.face.backends import BACKENDS
 MANIFEST = ServiceManifest(
     name="face",
     summary="camera frames -> face emotion (detector + expression model), micro-batched",
-    service="services.face.service:FaceService",
-    settings="services.face.settings:FaceSettings",
-    extra="face",
     order=10,
     queue=subjects.FACE_QUEUE,
     backends=BACKENDS,

@@ -6,9 +6,6 @@ from mrrrme.registry import ServiceManifest
 MANIFEST = ServiceManifest(
     name="fusion",
     summary="joins face, voice and words per utterance in Redis, fuses them, publishes the durable turn",
-    service="services.fusion.service:FusionService",
-    settings="services.fusion.settings:FusionSettings",
-    extra="fusion",
     order=50,
     queue=subjects.FUSION_QUEUE,
 )

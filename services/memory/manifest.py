@@ -6,9 +6,6 @@ from mrrrme.registry import ServiceManifest
 MANIFEST = ServiceManifest(
     name="memory",
     summary="the only writer of conversation data: turns, timeline, summaries, retention",
-    service="services.memory.service:MemoryService",
-    settings="services.memory.settings:MemorySettings",
-    extra="memory",
     order=80,
     durables=((subjects.RECORD_STREAM, "memory-turns"), (subjects.RECORD_STREAM, "memory-ends")),
 )

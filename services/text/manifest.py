@@ -7,9 +7,6 @@ from services.text.backends import BACKENDS
 MANIFEST = ServiceManifest(
     name="text",
     summary="transcripts -> text emotion (model + documented rules), micro-batched",
-    service="services.text.service:TextService",
-    settings="services.text.settings:TextSettings",
-    extra="text",
     order=40,
     queue=subjects.TEXT_QUEUE,
     backends=BACKENDS,

@@ -7,10 +7,7 @@ from services.tts.backends import BACKENDS
 MANIFEST = ServiceManifest(
     name="tts",
     summary="reply sentences -> speech with a viseme track",
-    service="services.tts.service:TtsService",
-    settings="services.tts.settings:TtsSettings",
-    extra="tts",
     order=70,
-    queue=subjects.TTS_QUEUE,
+    durables=((subjects.REPLY_STREAM, "tts"),),
     backends=BACKENDS,
 )

@@ -7,9 +7,6 @@ from services.voice.backends import BACKENDS
 MANIFEST = ServiceManifest(
     name="voice",
     summary="utterances -> voice emotion, micro-batched",
-    service="services.voice.service:VoiceService",
-    settings="services.voice.settings:VoiceSettings",
-    extra="voice",
     order=20,
     queue=subjects.VOICE_QUEUE,
     backends=BACKENDS,
