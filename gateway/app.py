@@ -16,14 +16,14 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Res
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from redis.asyncio import Redis
 
-from gateway import history, problems
+from gateway import docs, history, problems, reply_audio
 from gateway.accounts import routes as account_routes
 from gateway.accounts.service import Accounts
 from gateway.accounts.throttle import LoginThrottle, ThrottlePolicy
+from gateway.deps import COOKIE, StateDep
 from gateway.directory import summarise
-from gateway.metrics import GatewayMetrics
+from gateway.metrics import GatewayMetrics, HttpMetrics
 from gateway.protocol import CLOSE_GOING_AWAY, CLOSE_POLICY
 from gateway.ratelimit import AddressWindow
 from gateway.session import ClientSession
@@ -32,6 +32,7 @@ from gateway.state import GatewayState
 from gateway.turn import TurnModel
 from gateway.vad import CHUNK, SileroVad
 from mrrrme import subjects
+from mrrrme.redis_client import redis_client
 from mrrrme.runtime import connect_nats, sync_with_server
 from mrrrme.store import Database
 from mrrrme.streams import ensure_streams
@@ -39,10 +40,11 @@ from mrrrme.streams import ensure_streams
 log = logging.getLogger("gateway")
 STATIC = Path(__file__).parent / "static"
 PAGE_HEADERS = {
-    # Everything the page loads comes from this origin: no CDN, no inline script, no framing.
+    # Everything the page loads comes from this origin: no CDN, no inline script, no framing. `blob:` (URLs
+    # the page itself makes) lets three.js read the textures inside a person's own avatar file.
     "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; media-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        "connect-src 'self' blob:; media-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -54,7 +56,7 @@ async def _is_admin(state: GatewayState, request: Request) -> bool:
     """Whether the request carries a live login (bearer token or cookie) of an admin."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
-        token = request.cookies.get(account_routes.COOKIE, "")
+        token = request.cookies.get(COOKIE, "")
     if not token:
         return False
     identity = await state.accounts.verify(token.strip())
@@ -72,7 +74,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         nc = await connect_nats(settings, "gateway")
         js = nc.jetstream()
         await ensure_streams(js, settings.stream_replicas)
-        redis = Redis.from_url(settings.redis_url)
+        redis = redis_client(settings.redis_url)
         await redis.ping()
         db = Database(settings.database_url)
         if settings.migrate_on_start:
@@ -96,6 +98,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             await asyncio.to_thread(turn.warm_up)
         state = GatewayState(settings, nc, js, redis, db, accounts, throttle, vad, metrics, turn)
         state.handshakes = AddressWindow(settings.ws_handshakes_per_ip_per_min)
+        state.reply_audio = reply_audio.ReplyAudioStore.from_settings(settings)
         await nc.subscribe(subjects.ACCOUNT_EVENTS, cb=state.on_account_event)
         await sync_with_server(nc)  # a logout announced by another replica from now on reaches us
         app.state.gateway = state
@@ -113,15 +116,18 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             if turn is not None:
                 turn.close()
 
-    app = FastAPI(title="MrrrMe gateway", version="0.2.0", lifespan=lifespan)
+    # /docs is served from packaged files (gateway/docs.py), not FastAPI's CDN page; no ReDoc (CDN only).
+    app = FastAPI(title="MrrrMe gateway", version="0.2.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    docs.install(app)
     problems.install(app)  # every REST error as RFC 9457 problem details
+    app.add_middleware(HttpMetrics, metrics=metrics)  # requests by route template, status and latency
     app.include_router(account_routes.router)
     app.include_router(history.router)
     app.include_router(history.debug)
+    reply_audio.install(app)  # GET /api/reply-audio/<token>.wav: the seed client's audio_url
 
     @app.websocket("/ws")
-    async def websocket(ws: WebSocket) -> None:
-        state: GatewayState = ws.app.state.gateway
+    async def websocket(ws: WebSocket, state: StateDep) -> None:
         address = ws.client.host if ws.client else "unknown"  # the proxy's client only from trusted proxies
         retry_after = state.handshakes.allow(address)
         if retry_after:
@@ -142,13 +148,18 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             await ws.close(code=CLOSE_POLICY)
             return
         await ws.accept()
-        await ClientSession(ws, state, cookie_token=ws.cookies.get(account_routes.COOKIE, "")).run()
+        await ClientSession(ws, state, cookie_token=ws.cookies.get(COOKIE, "")).run()
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """Liveness: 200 while the process serves HTTP. It touches neither NATS nor Redis, so a broker outage
+        makes the gateway unready (/health) without getting it restarted."""
+        return {"status": "alive"}
 
     @app.get("/health")
-    async def health(request: Request) -> JSONResponse:
+    async def health(request: Request, state: StateDep) -> JSONResponse:
         """Gateway readiness and how many replicas of each service are ready; with an admin's login,
         every replica's detail and this replica's session count as well."""
-        state: GatewayState = app.state.gateway
         nats_ok = state.nc.is_connected
         try:
             redis_ok = bool(await asyncio.wait_for(state.redis.ping(), 1.0))

@@ -10,6 +10,7 @@ from nats.aio.msg import Msg
 
 from mrrrme import subjects
 from mrrrme.contracts import ContractError, HealthReport, decode
+from mrrrme.runtime.roundtrip import flush
 
 
 async def discover(nc: NATS, timeout: float) -> list[HealthReport]:
@@ -24,7 +25,7 @@ async def discover(nc: NATS, timeout: float) -> list[HealthReport]:
     sub = await nc.subscribe(inbox, cb=collect)
     try:
         await nc.publish(subjects.HEALTH_PING, b"", reply=inbox)
-        await nc.flush()
+        await flush(nc)  # a caller cancelled here must not break the connection's PONGs
         await asyncio.sleep(timeout)
     finally:
         await sub.unsubscribe()

@@ -1,12 +1,12 @@
-"""Mesh events -> the client protocol's server messages (docs/protocol.md)."""
+"""Mesh events -> the client protocol's server events (gateway/server_events.py, docs/protocol.md)."""
 
 from __future__ import annotations
 
 import base64
 import io
 import wave
-from typing import Any
 
+from gateway import server_events as out
 from mrrrme.contracts import (
     EmotionReading,
     ErrorEvent,
@@ -20,9 +20,6 @@ from mrrrme.contracts import (
     decode,
 )
 
-CRITICAL = frozenset({"llm_response", "error", "interrupt", "transcript"})
-"""Never dropped for a slow client: if one cannot be queued the socket is closed (1013) instead."""
-
 
 def wav_bytes(pcm: bytes, sample_rate: int) -> bytes:
     buffer = io.BytesIO()
@@ -34,105 +31,100 @@ def wav_bytes(pcm: bytes, sample_rate: int) -> bytes:
     return buffer.getvalue()
 
 
-def _reading(reading: EmotionReading | None) -> dict[str, Any]:
-    if reading is None:
-        return {"emotion": None, "confidence": 0.0, "probabilities": None}
-    return {
-        "emotion": reading.emotion,
-        "confidence": reading.confidence,
-        "probabilities": reading.probabilities,
-    }
-
-
-def _share(share: ModalityShare | None) -> dict[str, Any] | None:
+def _share(share: ModalityShare | None) -> out.Share | None:
     if share is None:
         return None
-    return {**_reading(share.reading), "weight": share.weight, "quality": share.quality}
+    reading = share.reading
+    return out.Share(
+        emotion=reading.emotion if reading else None,
+        confidence=reading.confidence if reading else 0.0,
+        probabilities=list(reading.probabilities) if reading else None,
+        weight=share.weight,
+        quality=share.quality,
+    )
 
 
-def to_client(kind: str, data: bytes) -> dict[str, Any]:
-    """Translate one event body, by its subject kind, into the client's JSON message."""
+def _probabilities(reading: EmotionReading | None) -> list[float] | None:
+    return list(reading.probabilities) if reading is not None else None
+
+
+def to_client(kind: str, data: bytes) -> out.ServerEvent:
+    """Translate one event body, by its subject kind, into the client's event. A missing reading (no face,
+    no speech) is `emotion: null`, confidence 0 and no probabilities."""
     if kind == "emotion.face":
         face = decode(data, FaceEmotion)
-        return {
-            "type": "face_emotion",
-            **_reading(face.reading),
-            "quality": face.quality,
-            "box": face.box,
-            "faces": face.faces,
-            "frame_seq": face.frame_seq,
-            "ts": face.ts,
-        }
+        r = face.reading
+        return out.FaceEmotion(
+            emotion=r.emotion if r else None,
+            confidence=r.confidence if r else 0.0,
+            probabilities=_probabilities(r),
+            quality=face.quality,
+            box=face.box,
+            faces=face.faces,
+            frame_seq=face.frame_seq,
+            ts=face.ts,
+        )
     if kind == "emotion.voice":
         voice = decode(data, VoiceEmotion)
-        return {
-            "type": "voice_emotion",
-            **_reading(voice.reading),
-            "speech": voice.speech,
-            "utterance_id": voice.utterance_id,
-            "ts": voice.ts,
-        }
+        r = voice.reading
+        return out.VoiceEmotion(
+            emotion=r.emotion if r else None,
+            confidence=r.confidence if r else 0.0,
+            probabilities=_probabilities(r),
+            speech=voice.speech,
+            utterance_id=voice.utterance_id,
+            ts=voice.ts,
+        )
     if kind == "emotion.text":
         text = decode(data, TextEmotion)
-        return {
-            "type": "text_emotion",
-            **_reading(text.reading),
-            "utterance_id": text.utterance_id,
-            "ts": text.ts,
-        }
+        r = text.reading
+        return out.TextEmotion(
+            emotion=r.emotion if r else None,
+            confidence=r.confidence if r else 0.0,
+            probabilities=_probabilities(r),
+            utterance_id=text.utterance_id,
+            ts=text.ts,
+        )
     if kind == "emotion.fused":
         fused = decode(data, FusedEmotion)
-        return {
-            "type": "fused_emotion",
-            "emotion": fused.emotion,
-            "intensity": fused.intensity,
-            "probabilities": fused.probabilities,
-            "live": fused.utterance_id is None,
-            "utterance_id": fused.utterance_id,
-            "modalities": {
-                "face": _share(fused.face),
-                "voice": _share(fused.voice),
-                "text": _share(fused.text),
-            },
-            "conflict": fused.conflict,
-            "masking": fused.masking,
-            "evidence": fused.evidence,
-            "ts": fused.ts,
-        }
+        return out.FusedEmotion(
+            emotion=fused.emotion,
+            intensity=fused.intensity,
+            probabilities=list(fused.probabilities),
+            live=fused.utterance_id is None,
+            utterance_id=fused.utterance_id,
+            modalities=out.Modalities(face=_share(fused.face), voice=_share(fused.voice), text=_share(fused.text)),
+            conflict=fused.conflict,
+            masking=fused.masking,
+            evidence=list(fused.evidence),
+            ts=fused.ts,
+        )
     if kind == "transcript":
         transcript = decode(data, Transcript)
-        return {
-            "type": "transcript",
-            "text": transcript.text,
-            "language": transcript.language,
-            "utterance_id": transcript.utterance_id,
-            "source": transcript.source,
-            "words": [{"word": w.word, "start": w.start, "end": w.end} for w in transcript.words],
-            "ts": transcript.ts,
-        }
+        return out.Transcript(
+            text=transcript.text,
+            language=transcript.language,
+            utterance_id=transcript.utterance_id,
+            source=transcript.source,
+            words=[out.Word(word=w.word, start=w.start, end=w.end) for w in transcript.words],
+            ts=transcript.ts,
+        )
     if kind == "reply.audio":
         reply = decode(data, ReplyAudio)
-        return {
-            "type": "llm_response",
-            "text": reply.text,
-            "emotion": reply.emotion,
-            "intensity": reply.intensity,
-            "audio": base64.b64encode(wav_bytes(reply.pcm, reply.sample_rate)).decode(),
-            "audio_format": "wav",
-            "duration": len(reply.pcm) / 2 / reply.sample_rate,
-            "visemes": [{"t": v.t, "viseme": v.viseme, "weight": v.weight} for v in reply.visemes],
-            "turn_id": reply.turn_id,
-            "index": reply.index,
-            "final": reply.final,
-            "synthetic": reply.synthetic,
-        }
+        return out.LlmResponse(
+            text=reply.text,
+            emotion=reply.emotion,
+            intensity=reply.intensity,
+            audio=base64.b64encode(wav_bytes(reply.pcm, reply.sample_rate)).decode(),
+            audio_format="wav",
+            duration=len(reply.pcm) / 2 / reply.sample_rate,
+            visemes=[out.Viseme(t=v.t, viseme=v.viseme, weight=v.weight) for v in reply.visemes],
+            turn_id=reply.turn_id,
+            index=reply.index,
+            final=reply.final,
+            synthetic=reply.synthetic,
+        )
     if kind == "error":
         error = decode(data, ErrorEvent)
-        return {
-            "type": "error",
-            "code": error.code,
-            "message": error.message,
-            "source": error.source,
-            "ref": error.ref,
-        }
+        return out.Error(code=error.code, message=error.message, source=error.source, ref=error.ref)
     raise ValueError(f"no client message for subject kind {kind!r}")

@@ -6,13 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from gateway.accounts.routes import ERRORS, CurrentUser, current_identity, state_of
-from gateway.accounts.service import Identity
-from gateway.problems import ApiProblem, Problem
+from gateway.accounts.routes import ERRORS
+from gateway.deps import CurrentUser, StateDep, admin_identity
+from gateway.problems import Problem
 from mrrrme.store import records
 from mrrrme.store.schema import LoginSession, Summary, User
 
@@ -67,21 +67,21 @@ class PointOut(BaseModel):
 @router.get("/history", response_model=HistoryOut, responses=ERRORS)
 async def history(
     identity: CurrentUser,
-    request: Request,
+    state: StateDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     before: Annotated[int | None, Query(ge=1, le=2**62, description="Only messages older than this id")] = None,
     conversation_id: SessionId = None,
 ) -> HistoryOut:
-    async with state_of(request).db.session() as db:
+    async with state.db.session() as db:
         rows = await records.history(db, identity.user_id, limit, before, conversation_id)
     messages = [MessageOut.model_validate(row, from_attributes=True) for row in rows]
     return HistoryOut(messages=messages, next_before=messages[-1].id if len(messages) == limit else None)
 
 
 @router.get("/stats", response_model=AllStatsOut, responses=ERRORS)
-async def stats(identity: CurrentUser, request: Request) -> AllStatsOut:
+async def stats(identity: CurrentUser, state: StateDep) -> AllStatsOut:
     """Turns, emotion distribution, average intensity, conflicts and masking: overall and per session."""
-    async with state_of(request).db.session() as db:
+    async with state.db.session() as db:
         overall, per = await records.stats(db, identity.user_id)
     return AllStatsOut(
         overall=StatsOut(**vars(overall)), conversations={cid: StatsOut(**vars(s)) for cid, s in per.items()}
@@ -91,12 +91,12 @@ async def stats(identity: CurrentUser, request: Request) -> AllStatsOut:
 @router.get("/timeline", response_model=list[PointOut], responses=ERRORS)
 async def timeline(
     identity: CurrentUser,
-    request: Request,
+    state: StateDep,
     conversation_id: SessionId = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[PointOut]:
     """The fused emotion of each turn, oldest first."""
-    async with state_of(request).db.session() as db:
+    async with state.db.session() as db:
         points = await records.timeline(db, identity.user_id, conversation_id, limit)
     return [PointOut.model_validate(p, from_attributes=True) for p in points]
 
@@ -104,13 +104,7 @@ async def timeline(
 # --- admin only --------------------------------------------------------------------------------------
 
 
-async def admin(identity: Annotated[Identity, Depends(current_identity)]) -> Identity:
-    if identity.role != "admin":
-        raise ApiProblem(403, "admin_only", "only an administrator can see this")
-    return identity
-
-
-debug = APIRouter(prefix="/api/debug", tags=["debug"], dependencies=[Depends(admin)])
+debug = APIRouter(prefix="/api/debug", tags=["debug"], dependencies=[Depends(admin_identity)])
 FORBIDDEN: dict[int | str, dict[str, Any]] = {**ERRORS, 403: {"model": Problem, "description": "Not an admin"}}
 
 
@@ -132,10 +126,10 @@ class DebugSession(BaseModel):
 
 
 @debug.get("/users", response_model=list[DebugUser], responses=FORBIDDEN)
-async def debug_users(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[DebugUser]:
+async def debug_users(state: StateDep, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[DebugUser]:
     """Accounts with their login count, message count and latest summary."""
     out: list[DebugUser] = []
-    async with state_of(request).db.session() as db:
+    async with state.db.session() as db:
         users = (await db.scalars(select(User).order_by(User.created_at).limit(limit))).all()
         for user in users:
             logins = await db.scalar(
@@ -159,10 +153,10 @@ async def debug_users(request: Request, limit: Annotated[int, Query(ge=1, le=500
 
 
 @debug.get("/sessions", response_model=list[DebugSession], responses=FORBIDDEN)
-async def debug_sessions(request: Request) -> list[DebugSession]:
+async def debug_sessions(state: StateDep) -> list[DebugSession]:
     """Sockets open on this gateway replica."""
     return [
         DebugSession(session_id=sid, user_id=s.identity.user_id, username=s.identity.username, consent=dict(s.consent))
-        for sid, s in state_of(request).sessions.items()
+        for sid, s in state.sessions.items()
         if s.identity is not None
     ]

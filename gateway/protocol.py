@@ -160,7 +160,3 @@ def unpack_binary(data: bytes) -> tuple[Literal["video_frame", "audio_chunk"], i
     if kind == KIND_AUDIO:
         return "audio_chunk", seq, data[BINARY_HEADER.size :]
     raise ProtocolError("invalid_binary", f"unknown binary kind {kind}: 1 is a JPEG frame, 2 is PCM16 audio")
-
-
-def server_message(kind: str, **fields: Any) -> bytes:
-    return msgspec.json.encode({"type": kind, **fields})

@@ -28,6 +28,7 @@ from gateway.app import create_app
 from gateway.protocol import CLOSE_NOT_UTF8
 from gateway.settings import GatewaySettings
 from mrrrme.logs import configure_logging
+from mrrrme.runtime.tracing import configure_tracing, shutdown_tracing
 
 log = logging.getLogger("gateway.server")
 
@@ -228,6 +229,9 @@ def server_config(settings: GatewaySettings) -> uvicorn.Config:
         proxy_headers=True,
         forwarded_allow_ips=list(settings.trusted_proxies),
         server_header=False,
+        # uvicorn's own logging config would give its loggers handlers of their own, bypassing ours: their
+        # lines would lack the trace id field and ignore MRRRME_LOG_FORMAT=json.
+        log_config=None,
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=5,
     )
@@ -235,8 +239,12 @@ def server_config(settings: GatewaySettings) -> uvicorn.Config:
 
 def main() -> None:
     settings = GatewaySettings()
-    configure_logging(settings.log_level)
-    uvicorn.Server(server_config(settings)).run()
+    configure_logging(settings.log_level, settings.log_format, service="gateway")
+    configure_tracing("gateway", settings.otlp_endpoint)
+    try:
+        uvicorn.Server(server_config(settings)).run()
+    finally:
+        shutdown_tracing()
 
 
 if __name__ == "__main__":

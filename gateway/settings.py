@@ -43,6 +43,24 @@ class GatewaySettings(MeshSettings):
     max_audio_chunk_bytes: int = Field(32 * KIB, description="Largest PCM16 audio chunk")
     video_fps_limit: float = Field(15.0, description="Frames per second a socket may send")
     audio_chunks_per_s_limit: float = Field(50.0, description="Audio chunks per second a socket may send")
+    max_encoded_audio_chunk_bytes: int = Field(
+        32 * KIB,
+        description="Largest WebM/Ogg Opus audio chunk (the seed's MediaRecorder client); max_audio_chunk_bytes "
+        "bounds it too",
+    )
+    encoded_audio_bytes_per_s_limit: float = Field(
+        64.0 * KIB, description="WebM/Ogg Opus bytes per second a socket may send (bursts of twice that)"
+    )
+    encoded_audio_seconds_per_s_limit: float = Field(
+        1.5, description="Seconds of audio a WebM/Ogg recording may decode to per second (bursts of five times that)"
+    )
+    reply_audio_ttl_s: float = Field(
+        120.0, description="How long a reply sentence's audio stays fetchable at its audio_url (0: no audio_url)"
+    )
+    reply_audio_max_bytes: int = Field(
+        64 * 1024 * KIB, description="Memory for fetchable reply audio, all sessions together (oldest dropped first)"
+    )
+    reply_audio_per_session: int = Field(16, description="Reply sentences per session whose audio_url stays fetchable")
     control_per_s_limit: float = Field(10.0, description="Control messages per second a socket may send")
     outbound_queue: int = Field(32, description="Events queued for a slow client before dropping or closing")
     outbound_queue_bytes: int = Field(1024 * KIB, description="Bytes queued for a slow client before dropping/closing")
@@ -71,6 +89,15 @@ class GatewaySettings(MeshSettings):
     turn_recheck_ms: int = Field(400, description="Model rule: ask again after this much more silence (0: once)")
     turn_max_silence_ms: int = Field(1600, description="Model rule: silence that ends an utterance in any case")
     turn_threshold: float = Field(0.9, description="Model rule: probability of 'turn complete' that ends it")
+    speculative_asr: bool = Field(
+        True,
+        description="Start recognising when a silence reaches turn_silence_ms, while the end of the turn is "
+        "decided; the early transcript is used only if the utterance ends in that silence (off: recognise "
+        "after the end, the cheapest on a loaded machine)",
+    )
+    early_asr_timeout_s: float = Field(
+        5.0, description="How long an early recognition may take before the utterance is recognised as usual"
+    )
 
     def origins(self) -> set[str]:
         if self.allowed_origins:

@@ -24,6 +24,7 @@ from gateway.directory import discover
 from gateway.metrics import GatewayMetrics
 from gateway.protocol import CLOSE_AUTH
 from gateway.ratelimit import AddressWindow
+from gateway.reply_audio import ReplyAudioStore
 from gateway.settings import GatewaySettings
 from gateway.turn import TurnModel
 from gateway.vad import SileroVad
@@ -40,7 +41,9 @@ class LiveSession(Protocol):
     """An open socket as the rest of the gateway sees it (gateway/session.py's ClientSession)."""
 
     identity: Identity | None
-    consent: dict[str, bool]
+
+    @property
+    def consent(self) -> dict[str, bool]: ...
 
     def apply_consent(self, camera: bool, microphone: bool) -> None: ...
 
@@ -62,6 +65,8 @@ class GatewayState:
     """Smart Turn, loaded and warmed once per gateway when `end_of_turn` is "model"; every session shares it."""
     sessions: dict[str, LiveSession] = field(default_factory=dict)
     handshakes: AddressWindow = field(default_factory=lambda: AddressWindow(10))
+    reply_audio: ReplyAudioStore = field(default_factory=ReplyAudioStore)
+    """Reply sentences' audio behind their `audio_url`, for the seed's client (gateway/reply_audio.py)."""
     _directory: tuple[float, list[HealthReport]] = (0.0, [])
     _background: set[asyncio.Task[None]] = field(default_factory=set)
     """Deferred work (the second erasure sweep): referenced until done, and its failure logged."""

@@ -10,6 +10,11 @@ Where an utterance ends (`SegmenterConfig.end_of_turn`):
   whether the turn is complete; yes -> the utterance ends there; no -> keep listening, ask again every
   `turn_recheck_ms`, and end at `turn_max_silence_ms` at the latest. A finished question ends a few
   hundred ms after the voice stops; "I went to the store and ... bought bread" stays one utterance.
+Speculative recognition (`SegmenterConfig.speculate`): when a silence reaches `turn_silence_ms`, a
+`speculate` event carries the speech so far, trimmed exactly as the utterance would be if it ended in
+this silence, so the recogniser can start while the end of the turn is still being decided. The
+utterance that ends in that same silence names the speculation (`SegmentEvent.speculation`) and has the
+very same audio; speech before the end voids it (the next utterance names none or a later one).
 The model call (~25-75 ms) runs on the model's own thread: `feed` only submits it and picks up the
 answer on a later call (audio keeps coming: the microphone streams silence too), so the event loop that
 calls `feed` is never blocked. Speech that resumes before the answer makes the answer moot.
@@ -104,7 +109,7 @@ EndReason = Literal["", "silence", "model", "max_silence", "max_length", "flush"
 
 @dataclass(frozen=True)
 class SegmentEvent:
-    kind: Literal["speech_start", "utterance"]
+    kind: Literal["speech_start", "utterance", "speculate"]
     started_at: float
     ended_at: float = 0.0
     pcm: bytes = b""
@@ -113,6 +118,9 @@ class SegmentEvent:
     length limit, or the client's speech_end."""
     decided_at: float = 0.0
     """Wall time (in the stream's own clock) of the audio sample at which the end was decided."""
+    speculation: int | None = None
+    """`speculate`: its number in this stream; `utterance`: the speculation whose audio it is exactly (its
+    early transcript may stand for it), or None."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +138,8 @@ class SegmenterConfig:
     """Model rule: after an 'incomplete', ask again after this much more silence (0: ask once)."""
     turn_max_silence_ms: int = 1600
     """Model rule: the utterance ends after this much silence whatever the model says."""
+    speculate: bool = False
+    """Emit `speculate` events (the audio so far) when a silence reaches `turn_silence_ms`."""
     turn_threshold: float = 0.9
     """Model rule: the probability of 'complete' at which the turn ends. High, because on synthesized speech
     (bench/end_of_turn.py) Smart Turn often gives a broken-off phrase 0.5-0.9: at 0.9 a finished turn that
@@ -148,6 +158,7 @@ class SegmenterConfig:
             turn_recheck_ms=s.turn_recheck_ms,
             turn_max_silence_ms=s.turn_max_silence_ms,
             turn_threshold=s.turn_threshold,
+            speculate=s.speculative_asr,
         )
 
 
@@ -203,6 +214,8 @@ class Segmenter:
         self._last_audio = time.monotonic()
         self._asked_at = 0.0
         self._asked_silence_ms = 0.0
+        self._speculations = 0
+        self._speculated: int | None = None  # the speculation this silence run started, while it lasts
 
     @property
     def in_speech(self) -> bool:
@@ -285,9 +298,18 @@ class Segmenter:
             self._silent_run += 1
         else:
             self._silent_run = 0
+            self._speculated = None  # the audio goes on: an early transcript would miss it
             if probability >= config.threshold:
                 self._voiced_chunks += 1
         silence_ms = self._silent_run * CHUNK_MS
+        speculation = self._speculate(silence_ms)
+        if speculation is not None:
+            return [speculation, *self._step_rules(silence_ms)]
+        return self._step_rules(silence_ms)
+
+    def _step_rules(self, silence_ms: float) -> list[SegmentEvent]:
+        """Whether the utterance ends at this chunk (and the length limit)."""
+        config = self.config
         if self._turn is None or self._turn_failed:
             if silence_ms >= config.min_silence_ms:
                 return self._end_of_speech("silence")
@@ -306,6 +328,31 @@ class Segmenter:
             self._voiced_chunks = 0
             return events
         return []
+
+    # --- speculative recognition ---------------------------------------------------------------
+
+    def _speculate(self, silence_ms: float) -> SegmentEvent | None:
+        """The audio so far, once per silence run, when the silence reaches `turn_silence_ms` (and covers the
+        trailing pad, so the cut is the one an end in this silence makes) and there is enough speech."""
+        config = self.config
+        if not config.speculate or self._speculated is not None or self._silent_run < self._pad_chunks:
+            return None
+        if silence_ms < config.turn_silence_ms or self._voiced_chunks * CHUNK_MS < config.min_speech_ms:
+            return None
+        self._speculations += 1
+        self._speculated = self._speculations
+        speech = self._trimmed()
+        start = self._speech_start_sample
+        pcm = np.concatenate(speech).astype("<i2").tobytes()
+        end = start + len(pcm) // 2
+        return SegmentEvent(
+            "speculate", self._wall(start), self._wall(end), pcm, decided_at=self._wall(self._samples_seen),
+            speculation=self._speculated,
+        )  # fmt: skip
+
+    def _trimmed(self) -> list[np.ndarray]:
+        """The speech with `pad_ms` of its trailing silence: the same chunks throughout one silence run."""
+        return self._speech[: len(self._speech) - self._silent_run + self._pad_chunks]
 
     # --- the turn model ----------------------------------------------------------------------
 
@@ -354,27 +401,28 @@ class Segmenter:
 
     def _end_of_speech(self, reason: EndReason) -> list[SegmentEvent]:
         # Keep `pad_ms` of the trailing silence, drop the rest.
-        keep = len(self._speech) - self._silent_run + self._pad_chunks
-        self._speech = self._speech[:keep]
-        return self._finish(reason)
+        self._speech = self._trimmed()
+        return self._finish(reason, self._speculated)
 
-    def _finish(self, reason: EndReason) -> list[SegmentEvent]:
+    def _finish(self, reason: EndReason, speculation: int | None = None) -> list[SegmentEvent]:
         speech, voiced = self._speech, self._voiced_chunks
         start = self._speech_start_sample
         self._speech, self._voiced_chunks, self._silent_run, self._triggered = [], 0, 0, False
+        self._speculated = None
         self._drop_decision()
         if not speech or voiced * CHUNK_MS < self.config.min_speech_ms:
             return []
         pcm = np.concatenate(speech).astype("<i2").tobytes()
         end = start + len(pcm) // 2
         decided = self._wall(self._samples_seen)
-        return [SegmentEvent("utterance", self._wall(start), self._wall(end), pcm, reason, decided)]
+        return [SegmentEvent("utterance", self._wall(start), self._wall(end), pcm, reason, decided, speculation)]
 
     def reset(self) -> None:
         """Forget buffered audio (microphone consent withdrawn): nothing heard so far goes anywhere."""
         self._pending = np.zeros(0, dtype=np.int16)
         self._preroll.clear()
         self._speech, self._voiced_chunks, self._silent_run, self._triggered = [], 0, 0, False
+        self._speculated = None
         self._drop_decision()
 
     def flush(self) -> list[SegmentEvent]:

@@ -72,6 +72,9 @@ class Utterance(Message, kw_only=True, frozen=True):
     ended_at: float
     language: str | None = None
     """The session's preferred language; None lets the recogniser detect it."""
+    early: Transcript | None = None
+    """The gateway's early (speculative) transcript of exactly this audio, recognised while the end of the
+    turn was decided: asr publishes it instead of recognising the audio again."""
 
 
 # --- perception events ----------------------------------------------------------------------------

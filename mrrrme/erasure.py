@@ -18,7 +18,7 @@ from mrrrme import keys, subjects
 
 
 async def erase_session_state(redis: Any, js: JetStreamContext | None, session_ids: list[str]) -> int:
-    """Delete the sessions' Redis keys and purge their pending turns and records. Returns keys deleted."""
+    """Delete the sessions' Redis keys and purge their pending turns, replies and records. Returns keys deleted."""
     deleted = 0
     for sid in session_ids:
         found = [
@@ -35,6 +35,8 @@ async def erase_session_state(redis: Any, js: JetStreamContext | None, session_i
                 (subjects.TURN_STREAM, subjects.turn(sid)),
                 (subjects.RECORD_STREAM, subjects.turn_record(sid)),
                 (subjects.RECORD_STREAM, subjects.session_ended(sid)),
+                (subjects.REPLY_STREAM, subjects.reply_text(sid)),
+                (subjects.REPLY_AUDIO_STREAM, subjects.reply_audio(sid)),
             ):
                 with contextlib.suppress(NotFoundError):
                     await js.purge_stream(stream, subject=subject)

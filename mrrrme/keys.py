@@ -64,6 +64,12 @@ def dialogue_answered(sid: str, turn_id: str) -> str:
     return _key("dialogue", sid, "answered", turn_id)
 
 
+def dialogue_reply(sid: str, turn_id: str) -> str:
+    """List of a turn's reply sentences (MessagePack), as they were made: a redelivered turn replays the
+    same words instead of a new reply."""
+    return _key("dialogue", sid, "reply", turn_id)
+
+
 PER_SESSION = (
     fusion_utterance,
     fusion_done,
@@ -73,6 +79,7 @@ PER_SESSION = (
     session_summary,
     dialogue_history,
     dialogue_answered,
+    dialogue_reply,
 )
 """Every per-session key; erasure must match each of them (tested)."""
 

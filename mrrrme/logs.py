@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Literal
 
 TRACE_ID: ContextVar[str] = ContextVar("mrrrme_trace_id", default="-")
 """The trace id of the unit being handled in this task: every log line carries it, so one turn can be
 followed through the logs of every service (`grep <trace id>`)."""
+SPAN_ID: ContextVar[str] = ContextVar("mrrrme_span_id", default="-")
+"""The span of that unit's stage (mrrrme.runtime.tracing.span): the log line's place in the trace."""
+
+LogFormat = Literal["text", "json"]
 
 
 @contextmanager
@@ -26,7 +33,32 @@ def traced(trace_id: str) -> Iterator[None]:
 class _TraceFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.trace_id = TRACE_ID.get()
+        record.span_id = SPAN_ID.get()
         return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for log collectors (Loki, Elasticsearch, Cloud Logging): the same fields
+    as the text format, the trace and span ids as their own keys (the OpenTelemetry log field names)."""
+
+    def __init__(self, service: str = "") -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "trace_id": getattr(record, "trace_id", TRACE_ID.get()),
+            "span_id": getattr(record, "span_id", SPAN_ID.get()),
+        }
+        if self.service:
+            entry["service"] = self.service
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
 
 
 PAYLOAD_LOGGERS = {
@@ -49,15 +81,23 @@ def quiet_payload_loggers() -> None:
         logger.setLevel(max(floor, logger.getEffectiveLevel()))
 
 
-def configure_logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)-7s %(name)s [%(trace_id)s]: %(message)s",
-        force=True,
-    )
+TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(trace_id)s]: %(message)s"
+
+
+def configure_logging(level: str = "INFO", log_format: LogFormat = "text", service: str = "") -> None:
+    """Every line on stderr carries the trace id of the unit it was written for (`-` outside any unit);
+    `json`: one JSON object a line (MRRRME_LOG_FORMAT=json)."""
+    logging.basicConfig(level=level.upper(), stream=sys.stderr, format=TEXT_FORMAT, force=True)
     for handler in logging.getLogger().handlers:
         handler.addFilter(_TraceFilter())
+        if log_format == "json":
+            handler.setFormatter(JsonFormatter(service))
+    # A server configured before (uvicorn's own default config, in a process that ran one) gave its loggers
+    # handlers of their own that would bypass this format: every line goes through the root's.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
     quiet_payload_loggers()
     # nats-py logs every reconnect attempt at ERROR with a traceback; our callbacks say it in one line.
     logging.getLogger("nats.aio.client").setLevel(logging.CRITICAL)

@@ -36,6 +36,18 @@ class MeshSettings(BaseSettings):
     log_level: str = shared(  # type: ignore[assignment]
         "MRRRME_LOG_LEVEL", "INFO", "Python log level (libraries that log payloads stay at INFO or above)"
     )
+    log_format: Literal["text", "json"] = shared(  # type: ignore[assignment]
+        "MRRRME_LOG_FORMAT",
+        "text",
+        "Log lines: text, or json (one object a line for a log collector); both carry the trace id",
+    )
+    otlp_endpoint: str = Field(
+        "",
+        validation_alias=AliasChoices("MRRRME_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        description="OpenTelemetry collector's OTLP/HTTP base URL (e.g. http://otel-collector:4318): the spans of "
+        "every stage go to its /v1/traces (the SDK's OTEL_TRACES_SAMPLER, OTEL_EXPORTER_OTLP_HEADERS... apply); "
+        "empty: tracing off, no exporter",
+    )
     stream_replicas: int = shared(  # type: ignore[assignment]
         "MRRRME_STREAM_REPLICAS",
         1,

@@ -1,7 +1,9 @@
 """JetStream streams of the mesh: created idempotently by whichever process starts first.
 
-Only durable work lives here (turns, records for the database, their dead letters): small text and
-metadata messages. Raw media never goes into a file-backed stream (DESIGN.md section 2.1, privacy rule P1).
+Only durable work lives here (turns, reply sentences, records for the database, their dead letters):
+small text and metadata messages, and the reply speech on its way to the gateway (synthetic audio,
+never the person's: kept at most `REPLY_AUDIO_MAX_AGE_S` and removed as soon as the gateway took it).
+Raw media never goes into a file-backed stream (DESIGN.md section 2.1, privacy rule P1).
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ FORMING_WAIT_S = 60.0
 """How long a process waits for JetStream to answer at start (a cluster electing its leader)."""
 
 DAY_S = 24 * 3600.0
+REPLY_MAX_AGE_S = 600.0
+"""A reply sentence nobody spoke within 10 minutes is of no use to anyone: it goes."""
+REPLY_AUDIO_MAX_AGE_S = 120.0
+"""Reply speech waits at most 2 minutes for its session's gateway (a closed socket's never comes)."""
 
 STREAMS: tuple[StreamConfig, ...] = (
     StreamConfig(
@@ -48,6 +54,31 @@ STREAMS: tuple[StreamConfig, ...] = (
         duplicate_window=120.0,
         max_age=7 * DAY_S,
         max_msg_size=64 * 1024,
+        discard=DiscardPolicy.OLD,
+    ),
+    # Reply sentences, dialogue -> tts: text only, msg-id `<turn>:<index>`; a sentence leaves the stream
+    # once tts has published its speech.
+    StreamConfig(
+        name=subjects.REPLY_STREAM,
+        subjects=[subjects.ALL_REPLY_TEXT],
+        retention=RetentionPolicy.WORK_QUEUE,
+        storage=StorageType.FILE,
+        duplicate_window=120.0,
+        max_age=REPLY_MAX_AGE_S,
+        max_msg_size=64 * 1024,
+        discard=DiscardPolicy.OLD,
+    ),
+    # Reply speech, tts -> the gateway: one consumer per session (filter `mrrrme.reply.audio.<sid>`), so a
+    # sentence is removed once its gateway forwarded it; a session that went away leaves it 2 minutes.
+    StreamConfig(
+        name=subjects.REPLY_AUDIO_STREAM,
+        subjects=[subjects.ALL_REPLY_AUDIO],
+        retention=RetentionPolicy.WORK_QUEUE,
+        storage=StorageType.FILE,
+        duplicate_window=60.0,
+        max_age=REPLY_AUDIO_MAX_AGE_S,
+        max_msg_size=4 * 1024 * 1024,
+        max_bytes=512 * 1024 * 1024,
         discard=DiscardPolicy.OLD,
     ),
     StreamConfig(

@@ -20,17 +20,20 @@ ASR_QUEUE = "asr"
 TEXT_QUEUE = "text"
 FUSION_QUEUE = "fusion"
 DIALOGUE_QUEUE = "dialogue"
-TTS_QUEUE = "tts"
 
 # JetStream: durable work (turns) travels on a file-backed work-queue stream; raw media never does.
 TURN_STREAM = "MRRRME_TURNS"
 DEAD_LETTER_STREAM = "MRRRME_DEAD_LETTERS"
 RECORD_STREAM = "MRRRME_RECORDS"
+REPLY_STREAM = "MRRRME_REPLIES"
+"""Reply sentences (text), dialogue -> tts: a work queue, msg-id `<turn>:<index>`."""
+REPLY_AUDIO_STREAM = "MRRRME_REPLY_AUDIO"
+"""Reply speech, tts -> the gateway holding the session: a work queue, consumed per session, kept 2 minutes."""
 
 PER_SESSION_KINDS = frozenset(
     {
-        "frame", "utterance", "emotion.face", "emotion.voice", "emotion.text", "emotion.fused", "transcript",
-        "turn", "reply.text", "reply.audio", "control", "error", "record.turn", "record.end",
+        "frame", "utterance", "utterance.early", "emotion.face", "emotion.voice", "emotion.text", "emotion.fused",
+        "transcript", "turn", "reply.text", "reply.audio", "control", "error", "record.turn", "record.end",
     }
 )  # fmt: skip
 """The subject families whose last token is a session id (every function below that takes one)."""
@@ -55,6 +58,12 @@ def frame(session_id: str) -> str:
 def utterance(session_id: str) -> str:
     """One VAD-cut utterance of PCM16 audio, gateway -> asr and voice."""
     return _subject("utterance", check_session_id(session_id))
+
+
+def early_utterance(session_id: str) -> str:
+    """Request-reply, gateway -> asr (queue group "asr"): the audio so far when a silence begins, recognised
+    while the end of the turn is decided; the `Transcript` goes back to the gateway alone."""
+    return _subject("utterance", "early", check_session_id(session_id))
 
 
 def face_emotion(session_id: str) -> str:
@@ -83,10 +92,12 @@ def turn(session_id: str) -> str:
 
 
 def reply_text(session_id: str) -> str:
+    """Reply sentences, dialogue -> tts (durable, `REPLY_STREAM`)."""
     return _subject("reply", "text", check_session_id(session_id))
 
 
 def reply_audio(session_id: str) -> str:
+    """Reply speech, tts -> gateway (durable, `REPLY_AUDIO_STREAM`)."""
     return _subject("reply", "audio", check_session_id(session_id))
 
 
@@ -125,12 +136,14 @@ def dead_letter(stream: str) -> str:
 # Every-session patterns that workers subscribe to (with their queue group).
 ALL_FRAMES = _subject("frame", "*")
 ALL_UTTERANCES = _subject("utterance", "*")
+ALL_EARLY_UTTERANCES = _subject("utterance", "early", "*")
 ALL_TRANSCRIPTS = _subject("transcript", "*")
 ALL_FACE_EMOTIONS = _subject("emotion", "face", "*")
 ALL_VOICE_EMOTIONS = _subject("emotion", "voice", "*")
 ALL_TEXT_EMOTIONS = _subject("emotion", "text", "*")
 ALL_TURNS = _subject("turn", "*")
 ALL_REPLY_TEXT = _subject("reply", "text", "*")
+ALL_REPLY_AUDIO = _subject("reply", "audio", "*")
 ALL_CONTROL = _subject("control", "*")
 ALL_DEAD_LETTERS = _subject("dlq", "*")
 ALL_RECORDS = _subject("record", "*", "*")
@@ -142,12 +155,12 @@ HEALTH_PING = _subject("health", "ping")
 
 
 def session_subjects(session_id: str) -> list[str]:
-    """What a gateway subscribes to for one of its sessions: every event meant for that client."""
+    """What a gateway subscribes to (core NATS) for one of its sessions: every event meant for that client
+    but the reply audio, which it takes from `REPLY_AUDIO_STREAM` (gateway/replies.py)."""
     sid = check_session_id(session_id)
     return [
         _subject("emotion", "*", sid),
         transcript(sid),
-        reply_audio(sid),
         error(sid),
     ]
 

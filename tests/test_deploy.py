@@ -77,7 +77,7 @@ FACTS: dict[str, Deployed] = {
     "text": _facts(9104, True, "text", (), "prometheus"),
     "fusion": _facts(9105, False, "fusion", (), "cpu"),
     "dialogue": _facts(9106, False, "dialogue", [("MRRRME_TURNS", "dialogue")], "nats-jetstream"),
-    "tts": _facts(9107, True, "tts", (), "prometheus"),
+    "tts": _facts(9107, True, None, [("MRRRME_REPLIES", "tts")], "prometheus", "nats-jetstream"),
     "memory": _facts(
         9108, False, None, [("MRRRME_RECORDS", "memory-turns"), ("MRRRME_RECORDS", "memory-ends")], "nats-jetstream"
     ),
@@ -431,11 +431,12 @@ def test_probes_and_ports(overlay: str) -> None:
         assert "replicas" not in deployments[name]["spec"], f"{name}: the ScaledObject owns the replica count"
     gateway = container(deployments["gateway"])
     assert gateway["readinessProbe"]["httpGet"]["path"] == "/health"
-    assert gateway["livenessProbe"]["httpGet"]["path"] not in {"/openapi.json", "/health"}, (
+    assert gateway["livenessProbe"]["httpGet"]["path"] == "/healthz", (
         "liveness must not depend on NATS/Redis (/health) nor be a schema dump"
     )
+    assert gateway["startupProbe"]["httpGet"]["path"] == "/healthz"
     assert env_of(deployments["gateway"])["MRRRME_GATEWAY_COOKIE_SECURE"] == "true"
-    assert {"/health", "/metrics"} <= set(paths_served())
+    assert {"/health", "/healthz", "/metrics"} <= set(paths_served())
 
 
 def paths_served() -> list[str]:
@@ -502,10 +503,18 @@ def test_every_service_scales_on_its_own_signal(overlay: str) -> None:
         for trigger in spec["triggers"]:
             metadata = trigger["metadata"]
             if trigger["type"] == "prometheus":
-                # A query reads this service's own series, in our namespace, and nothing else.
-                metrics = set(re.findall(r"\b(mrrrme_[a-z_]+)", metadata["query"]))
-                assert metrics and all(m.startswith(f"mrrrme_{name}_") for m in metrics), (name, metrics)
-                assert f'namespace="{NAMESPACE}"' in metadata["query"], name
+                # A query reads this service's own series, in our namespace, and nothing else: every series
+                # it names is selected by `service="<name>"` (the runtime's metrics are one family per
+                # measurement, the service a label) or is one of the gateway's own `mrrrme_gateway_*`.
+                named = re.findall(r"\bmrrrme_[a-z_]+", metadata["query"])
+                selected = re.findall(r"\b(mrrrme_[a-z_]+)\{([^}]*)\}", metadata["query"])
+                assert named and len(selected) == len(named), (name, metadata["query"])
+                for metric, matchers in selected:
+                    if name == "gateway":
+                        assert metric.startswith("mrrrme_gateway_"), (name, metric)
+                    else:
+                        assert f'service="{name}"' in matchers.split(","), (name, metric, matchers)
+                    assert f'namespace="{NAMESPACE}"' in matchers.split(","), (name, metric)
                 assert metadata["serverAddress"].startswith("http"), name
                 assert float(metadata["threshold"]) > 0, name
         jetstream = {(t["metadata"]["stream"], t["metadata"]["consumer"]) for t in spec["triggers"]
@@ -526,6 +535,15 @@ def exported_metrics(process: str) -> set[str]:
     return set(registry._names_to_collectors)
 
 
+def exported_labels(process: str, series: str) -> set[str]:
+    """The label names of the family a series belongs to (`_sum`/`_bucket` of a histogram included)."""
+    from gateway.metrics import GatewayMetrics
+    from mrrrme.runtime.metrics import ServiceMetrics
+
+    registry = GatewayMetrics().registry if process == "gateway" else ServiceMetrics(process).registry
+    return set(registry._names_to_collectors[series]._labelnames)  # type: ignore[attr-defined]
+
+
 def test_the_scaler_queries_read_metrics_the_code_exports() -> None:
     """A renamed metric or outcome would leave a trigger reading nothing (KEDA then sees 0 and never scales)."""
     sources = "\n".join(p.read_text() for p in [*ROOT.glob("mrrrme/runtime/*.py"), *ROOT.glob("services/*/*.py")])
@@ -537,6 +555,10 @@ def test_the_scaler_queries_read_metrics_the_code_exports() -> None:
             query = trigger["metadata"]["query"]
             missing = set(re.findall(r"\b(mrrrme_[a-z_]+)", query)) - exported_metrics(name)
             assert not missing, f"{name}: the query reads {missing}, which the code does not export"
+            for metric, matchers in re.findall(r"\b(mrrrme_[a-z_]+)\{([^}]*)\}", query):
+                # `namespace` is the label Prometheus gives every target; the rest must be the metric's own.
+                used = {re.split(r"[=!~]", matcher, maxsplit=1)[0] for matcher in matchers.split(",")} - {"namespace"}
+                assert used <= exported_labels(name, metric), f"{name}: {metric} has no label among {used}"
             for outcomes in re.findall(r'outcome=~"([^"]+)"', query):
                 for outcome in outcomes.split("|"):
                     assert f'"{outcome}")' in sources, f"{name}: no code counts the outcome {outcome!r}"
@@ -740,6 +762,22 @@ def test_the_dockerfile_runs_as_a_numeric_user_from_a_chosen_base() -> None:
     assert sorted(re.findall(r"[\w.-]+==[\w.]+", makefile.group(1))) == sorted(
         re.findall(r"[\w.-]+==[\w.]+", dockerfile.group(1))
     )
+
+
+def test_the_build_context_is_only_what_the_image_needs() -> None:
+    """`.dockerignore` starts from nothing and lets in the sources: never the venv, node_modules or git."""
+    lines = [line for line in (ROOT / ".dockerignore").read_text().splitlines() if line and line[0] != "#"]
+    assert lines[0] == "**", "everything is left out first"
+    allowed = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
+    assert allowed == {"pyproject.toml", "README.md", "mrrrme", "gateway", "services", "web", "deploy/wheels"}
+    assert {"gateway/static/app/", "web/node_modules/"} <= set(lines), "build outputs are rebuilt in the image"
+    text = (DEPLOY / "Dockerfile").read_text()
+    copies = re.findall(r"^COPY (?!--from)(.+)$", text, re.M)
+    copied = {source.rstrip("/") for line in copies for source in line.split()[:-1]}  # the last is the target
+    assert {"pyproject.toml", "mrrrme", "deploy/wheels"} <= copied
+    for source in copied:
+        assert source in allowed or source.split("/")[0] in allowed, f"COPY {source} is outside the build context"
+    assert (ROOT / "deploy" / "wheels").is_dir() and (ROOT / "tools" / "image.sh").stat().st_mode & 0o111
 
 
 # --- make models ---------------------------------------------------------------------------------------------------

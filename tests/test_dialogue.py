@@ -12,8 +12,9 @@ from collections.abc import Callable
 
 import pytest
 from nats.aio.client import Client as NATS
+from redis.asyncio import Redis
 
-from mrrrme import subjects
+from mrrrme import keys, subjects
 from mrrrme.contracts import (
     ErrorEvent,
     FusedEmotion,
@@ -452,3 +453,31 @@ def test_lite_summary_quotes_short_clauses_and_counts_masking() -> None:
     long = SummaryRequest(session_id="s", lines=[("user", "word " * 50)] * 200, previous="p" * 5000)
     assert len(summary.lite(long)) <= summary.MAX_CHARS
     assert summary.clean("<b>Bold</b> **note** [link](x)\n\nok") == "Bold note link(x) ok"
+
+
+async def test_a_redelivered_turn_replays_the_reply_it_had_begun_not_a_new_one(
+    nats_server: NatsServer, redis_server: RedisServer, nc: NATS
+) -> None:
+    """A worker killed mid-reply left two sentences kept in Redis (one of them already shown): the turn's
+    redelivery says those same words again, ends with them, and never asks the model for a new reply."""
+    replies = await inbox(nc, subjects.reply_text("dl6"), ReplySentence)
+    item = Turn(session_id="dl6", turn_id=new_id(), text="Tell me something kind")
+    kept = [
+        ReplySentence(session_id="dl6", turn_id=item.turn_id, index=i, text=text, emotion="Happy")
+        for i, text in enumerate(["You matter a lot.", "Take a slow breath with me."])
+    ]
+    redis = Redis.from_url(redis_server.url)
+    await redis.rpush(keys.dialogue_reply("dl6", item.turn_id), *(encode(s) for s in kept))
+    async with running(FakeLlm()) as fake:
+        async with DialogueService(
+            settings(nats_server, redis_server, backend="groq", base_url=fake.root, api_key="k")
+        ):
+            await publish_turn(nc, item)
+            await replies.wait_for(2)
+            await asyncio.sleep(0.5)
+        assert fake.requests == []
+    assert [(r.index, r.text, r.final) for r in replies.items] == [
+        (0, "You matter a lot.", False),
+        (1, "Take a slow breath with me.", True),
+    ]
+    await redis.aclose()

@@ -123,7 +123,7 @@ async def test_service_answers_frames_and_refuses_bad_ones_over_nats(nats_server
         def counted(outcome: str) -> float:
             return (
                 service.metrics.registry.get_sample_value(
-                    "mrrrme_face_messages_total", {"kind": "frame", "outcome": outcome}
+                    "mrrrme_messages_total", {"service": "face", "kind": "frame", "outcome": outcome}
                 )
                 or 0.0
             )

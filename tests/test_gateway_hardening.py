@@ -341,12 +341,12 @@ async def test_a_client_that_stops_reading_is_closed_1013_and_others_are_served(
     slow = await authed_ws(gateway, await new_user(gateway, "slow"), max_queue=1, max_size=None)
     slow_id = list(state.sessions)[-1]
     async with GatewayClient.connect(gateway, await new_user(gateway, "brisk")) as brisk:
-        sentence = ReplyAudio(
-            session_id=slow_id, turn_id="t1", index=0, text="hello", pcm=bytes(64000), sample_rate=16000, visemes=[]
-        )
-        payload = encode(sentence)
-        for _ in range(300):  # ~27 MB of replies: more than the socket buffers, the queue and its 1 MiB hold
-            await nc.publish(subjects.reply_audio(slow_id), payload)
+        for index in range(300):  # ~27 MB of replies: more than the socket buffers, the queue and its 1 MiB hold
+            sentence = ReplyAudio(
+                session_id=slow_id, turn_id="t1", index=index, text="hello", pcm=bytes(64000), sample_rate=16000,
+                visemes=[],
+            )  # fmt: skip
+            await nc.publish(subjects.reply_audio(slow_id), encode(sentence))  # distinct sentences: none a repeat
             if slow_id not in state.sessions:
                 break
         await nc.flush()

@@ -140,9 +140,14 @@ async def test_bad_units_get_error_events_and_the_worker_keeps_serving(nats_serv
         assert transcripts.items[0][0].text == good.utterance_id  # type: ignore[attr-defined]
         status, body = await http_get(service.metrics_port, "/metrics")
         assert status == 200
-        assert 'mrrrme_echo_messages_total{kind="utterance",outcome="bad_input"} 3.0' in body
-        assert 'mrrrme_echo_messages_total{kind="utterance",outcome="ok"} 1.0' in body
-        assert "mrrrme_echo_handler_seconds_bucket" in body
+        # One family for every service, the service a label (not `mrrrme_echo_messages_total`).
+        assert 'mrrrme_messages_total{kind="utterance",outcome="bad_input",service="echo"} 3.0' in body
+        assert 'mrrrme_messages_total{kind="utterance",outcome="ok",service="echo"} 1.0' in body
+        assert 'mrrrme_handler_seconds_bucket{kind="utterance",le="0.001",service="echo"}' in body
+        assert "mrrrme_echo_" not in body
+        # The default process metrics, on the service's own registry.
+        assert "process_cpu_seconds_total" in body and "process_resident_memory_bytes" in body
+        assert "python_gc_objects_collected_total" in body
 
 
 async def test_a_subscription_is_live_at_the_server_once_synced(nats_server: NatsServer, nc: NATS) -> None:
@@ -213,7 +218,7 @@ async def test_units_from_many_sessions_are_batched(nats_server: NatsServer, nc:
         assert max(sizes) == 8
         assert sum(1 for s in sizes if s > 1) >= 16
         _, body = await http_get(service.metrics_port, "/metrics")
-        assert 'mrrrme_echo_batch_size_count{kind="utterance"}' in body
+        assert 'mrrrme_batch_size_count{kind="utterance",service="echo"}' in body
 
 
 # --- worker processes -------------------------------------------------------------------------------
@@ -358,6 +363,8 @@ class Asker(Service[EchoSettings]):
 
     async def on_request(self, request: SummaryRequest, ctx: Context) -> None:
         self.trace_ids_seen_by_logs.append(logs.TRACE_ID.get())
+        # ... and what model code logs on the service's model thread.
+        self.trace_ids_seen_by_logs.append(await self.run_blocking(logs.TRACE_ID.get))
         if request.previous == "fail":
             raise BadInput("bad", "refused")
         answer = await ctx.request("test.downstream", request, SummaryReply, timeout=5)
@@ -386,7 +393,7 @@ async def test_a_request_keeps_the_session_and_trace_and_logs_carry_the_trace_id
     assert headers[SESSION] == "req1" and headers[MSG_ID]
     parsed = TraceContext.parse(headers[TRACEPARENT])
     assert parsed is not None and parsed.trace_id == trace.trace_id and parsed.span_id != trace.span_id
-    assert service.trace_ids_seen_by_logs == [trace.trace_id]
+    assert service.trace_ids_seen_by_logs == [trace.trace_id, trace.trace_id]
     assert logs.TRACE_ID.get() == "-"  # set only while the unit is handled
 
 
@@ -421,7 +428,7 @@ async def test_a_refused_unit_on_a_subject_of_no_session_is_counted_by_its_own_n
         await nc.flush()
         for _ in range(100):
             counted = service.metrics.registry.get_sample_value(
-                "mrrrme_asker_messages_total", {"kind": "dialogue.summarize", "outcome": "bad_input"}
+                "mrrrme_messages_total", {"service": "asker", "kind": "dialogue.summarize", "outcome": "bad_input"}
             )
             if counted == 2:
                 break

@@ -4,6 +4,7 @@ a model that fails or answers late)."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import logging
 import threading
@@ -321,3 +322,48 @@ def test_a_missing_model_falls_back_to_the_silence_rule(
     audio = np.concatenate([silence(0.5), synthesize("What time is it?"), silence(1.0)])
     (utterance,) = utterances(segmenter.feed(audio.tobytes()) + segmenter.flush())
     assert utterance.reason == "silence"
+
+
+# --- speculative recognition ----------------------------------------------------------------------
+
+SPECULATING = dataclasses.replace(MODEL_RULE, speculate=True)
+
+
+def test_the_utterance_names_the_speculation_whose_audio_it_is(vad: SileroVad, turn: TurnModel) -> None:
+    audio = np.concatenate([silence(0.5), voiced(synthesize("Can you help me relax?")), silence(2.0)])
+    events = segment(vad, audio, SPECULATING, turn)
+    assert [e.kind for e in events] == ["speech_start", "speculate", "utterance"]
+    early, utterance = events[1], events[2]
+    # The early audio is the utterance's, sample for sample: its transcript can stand for the utterance's.
+    assert early.speculation == utterance.speculation == 1
+    assert early.pcm == utterance.pcm and early.started_at == utterance.started_at
+    assert early.decided_at < utterance.decided_at  # sent while the end of the turn was still being decided
+    # Off by default in the segmenter: the same audio without speculation.
+    assert [e.kind for e in segment(vad, audio, MODEL_RULE, turn)] == ["speech_start", "utterance"]
+
+
+def test_speech_after_the_early_audio_voids_it(vad: SileroVad, turn: TurnModel) -> None:
+    first, second = voiced(synthesize("I went to the store and")), voiced(synthesize("bought bread."))
+    audio = np.concatenate([silence(0.5), first, silence(0.6), second, silence(2.0)])
+    events = segment(vad, audio, SPECULATING, turn)
+    kinds = [e.kind for e in events]
+    assert kinds == ["speech_start", "speculate", "speculate", "utterance"]  # one per silence
+    paused, final, utterance = events[1], events[2], events[3]
+    assert utterance.speculation == final.speculation == 2 != paused.speculation
+    assert len(paused.pcm) < len(utterance.pcm) and utterance.pcm.startswith(paused.pcm)
+    assert final.pcm == utterance.pcm
+
+
+def test_the_silence_rule_speculates_too(vad: SileroVad) -> None:
+    config = SegmenterConfig(speculate=True)
+    audio = np.concatenate([silence(0.5), voiced(synthesize("What time is it?")), silence(1.0)])
+    events = segment(vad, audio, config, FakeTurn(lambda audio: 0.0))
+    assert [e.kind for e in events] == ["speech_start", "speculate", "utterance"]
+    assert events[2].reason == "silence" and events[2].speculation == events[1].speculation
+    assert events[1].pcm == events[2].pcm
+
+
+def test_too_little_speech_is_not_speculated(vad: SileroVad) -> None:
+    config = SegmenterConfig(speculate=True, min_speech_ms=5000)  # the whole sentence is "too short"
+    audio = np.concatenate([silence(0.5), voiced(synthesize("What time is it?")), silence(1.0)])
+    assert [e.kind for e in segment(vad, audio, config, FakeTurn(lambda audio: 0.0))] == ["speech_start"]

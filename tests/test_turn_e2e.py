@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from gateway.client import GatewayClient
+from mrrrme import subjects
 from mrrrme.logs import quiet_payload_loggers
 from mrrrme.runtime import Service
 from mrrrme.stack.infra import NatsServer, RedisServer
@@ -280,7 +281,11 @@ async def test_a_scripted_session_leaves_no_media_anywhere_and_no_words_in_the_l
     assert nats_server.workdir is not None
     for path in (nats_server.workdir / "jetstream").rglob("*"):
         if path.is_file():
-            findings[str(path)] = media_in(path.read_bytes(), sent)
+            # The reply audio stream holds the avatar's synthetic speech for a moment, by design: any media
+            # signature in its samples is chance. What the person sent must not be there either.
+            synthetic = subjects.REPLY_AUDIO_STREAM in path.parts
+            hits = media_in(path.read_bytes(), sent)
+            findings[str(path)] = [hit for hit in hits if hit.startswith("sent")] if synthetic else hits
     for stream in await state.js.streams_info():
         media = [s for s in stream.config.subjects or [] if ".frame." in s or ".utterance." in s]
         findings[f"stream {stream.config.name}"] = media

@@ -61,12 +61,20 @@ async def check_page(page: Page, name: str, found: dict[str, Any]) -> None:
             await page.wait_for_timeout(150)  # layout and the chart's resize
             scroll_width = await page.evaluate("document.documentElement.scrollWidth")
             if scroll_width > width:
-                found[f"{name} {theme} {width}x{height} overflow"] = f"the page scrolls sideways: {scroll_width}px"
+                wide = await page.evaluate(WIDER_THAN_VIEWPORT)
+                found[f"{name} {theme} {width}x{height} overflow"] = f"scrolls sideways: {scroll_width}px, {wide}"
             violations = await axe_violations(page)
             if violations:
                 found[f"{name} {theme} {width}x{height}"] = violations
             ARTIFACTS.mkdir(exist_ok=True)
             await page.screenshot(path=str(ARTIFACTS / f"web-{name}-{theme}-{width}.png"))
+
+
+WIDER_THAN_VIEWPORT = """() => [...document.querySelectorAll('body *')]
+  .filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+  .filter((e) => !e.closest('.scroll'))  // clipped by its scroll box: it cannot widen the page
+  .slice(0, 5).map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className}`)"""
+"""The first elements that reach past the viewport's right edge: what makes a page scroll sideways."""
 
 
 async def test_axe_finds_no_serious_violation_on_any_page_in_either_theme_or_size(

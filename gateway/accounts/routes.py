@@ -7,25 +7,19 @@ login sets (the web client uses the cookie, so page scripts never see the token)
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from gateway.accounts.service import AccountError, Identity
 from gateway.accounts.throttle import Throttled
-from gateway.problems import ApiProblem, Problem, problem
+from gateway.deps import COOKIE, CurrentUser, StateDep, Token, not_logged_in
+from gateway.problems import Problem, problem
+from gateway.state import GatewayState
 from mrrrme.contracts import AccountEvent
 from mrrrme.store import privacy, records
-
-if TYPE_CHECKING:
-    from gateway.state import GatewayState
-
-COOKIE = "mrrrme_session"
-bearer = HTTPBearer(auto_error=False, description="The token from /api/signup or /api/login")
-cookie = APIKeyCookie(name=COOKIE, auto_error=False, description="Set by /api/signup and /api/login")
 
 router = APIRouter(prefix="/api", tags=["accounts"])
 
@@ -33,35 +27,6 @@ router = APIRouter(prefix="/api", tags=["accounts"])
 ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": Problem, "description": "Not logged in, or the login ended"},
 }
-
-
-def state_of(request: Request) -> GatewayState:
-    return request.app.state.gateway  # type: ignore[no-any-return]
-
-
-def not_logged_in() -> ApiProblem:
-    return ApiProblem(
-        401, "not_authenticated", "you are not logged in, or your login ended", {"WWW-Authenticate": "Bearer"}
-    )
-
-
-def presented_token(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    session_cookie: Annotated[str | None, Depends(cookie)],
-) -> str:
-    if credentials is not None:
-        return credentials.credentials
-    return session_cookie or ""
-
-
-async def current_identity(request: Request, token: Annotated[str, Depends(presented_token)]) -> Identity:
-    identity = await state_of(request).accounts.verify(token) if token else None
-    if identity is None:
-        raise not_logged_in()
-    return identity
-
-
-CurrentUser = Annotated[Identity, Depends(current_identity)]
 
 
 class Credentials(BaseModel):
@@ -99,7 +64,9 @@ def _throttled(exc: Throttled) -> JSONResponse:
     return problem(429, "throttled", str(exc), headers={"Retry-After": str(int(exc.retry_after_s + 0.999))})
 
 
-def _logged_in(request: Request, identity: Identity, token: str, expires_at: dt.datetime, status: int) -> Response:
+def _logged_in(
+    request: Request, state: GatewayState, identity: Identity, token: str, expires_at: dt.datetime, status: int
+) -> Response:
     body = LoginOut(
         token=token,
         expires_at=expires_at,
@@ -113,7 +80,7 @@ def _logged_in(request: Request, identity: Identity, token: str, expires_at: dt.
         httponly=True,
         samesite="strict",
         # Secure whenever the request came over HTTPS (the scheme, or X-Forwarded-Proto from a trusted proxy).
-        secure=state_of(request).settings.cookie_secure or request.url.scheme == "https",
+        secure=state.settings.cookie_secure or request.url.scheme == "https",
         path="/",
     )
     return response
@@ -128,9 +95,8 @@ THROTTLED: dict[int | str, dict[str, object]] = {429: {"model": Problem, "descri
     response_model=LoginOut,
     responses={400: {"model": Problem}, 409: {"model": Problem}, **THROTTLED},
 )
-async def signup(body: Credentials, request: Request) -> Response:
+async def signup(body: Credentials, request: Request, state: StateDep) -> Response:
     """Create an account and log in."""
-    state = state_of(request)
     try:
         await state.throttle.check_address(_address(request))
         login = await state.accounts.signup(body.username, body.password)
@@ -138,13 +104,12 @@ async def signup(body: Credentials, request: Request) -> Response:
         return _throttled(exc)
     except AccountError as exc:
         return _problem(exc)
-    return _logged_in(request, login.identity, login.token, login.expires_at, 201)
+    return _logged_in(request, state, login.identity, login.token, login.expires_at, 201)
 
 
 @router.post("/login", response_model=LoginOut, responses={401: {"model": Problem}, **THROTTLED})
-async def login(body: Credentials, request: Request) -> Response:
+async def login(body: Credentials, request: Request, state: StateDep) -> Response:
     """Log in. An unknown user and a wrong password get the same answer."""
-    state = state_of(request)
     try:
         await state.throttle.check_address(_address(request))
         await state.throttle.check_account(body.username)
@@ -156,13 +121,12 @@ async def login(body: Credentials, request: Request) -> Response:
         await state.throttle.failed(body.username)
         return _problem(exc)
     await state.throttle.succeeded(body.username)
-    return _logged_in(request, result.identity, result.token, result.expires_at, 200)
+    return _logged_in(request, state, result.identity, result.token, result.expires_at, 200)
 
 
 @router.post("/logout", status_code=204, responses=ERRORS)
-async def logout(request: Request, token: Annotated[str, Depends(presented_token)]) -> Response:
+async def logout(state: StateDep, token: Token) -> Response:
     """End this login; its open WebSockets close within a second."""
-    state = state_of(request)
     identity = await state.accounts.logout(token) if token else None
     if identity is None:
         raise not_logged_in()
@@ -178,12 +142,12 @@ class SessionOut(BaseModel):
 
 
 @router.get("/session", response_model=SessionOut)
-async def session(request: Request) -> SessionOut:
+async def session(request: Request, state: StateDep) -> SessionOut:
     """Whether this request carries a live login: always 200, so that a page asking at load time (before
     anyone logged in) logs no error. The token stays HttpOnly: the answer never contains it."""
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header[:7].lower() == "bearer " else request.cookies.get(COOKIE, "")
-    identity = await state_of(request).accounts.verify(token) if token else None
+    identity = await state.accounts.verify(token) if token else None
     if identity is None:
         return SessionOut(authenticated=False)
     user = UserOut(id=identity.user_id, username=identity.username, role=identity.role)
@@ -191,8 +155,7 @@ async def session(request: Request) -> SessionOut:
 
 
 @router.get("/me", response_model=MeOut, responses=ERRORS)
-async def me(identity: CurrentUser, request: Request) -> MeOut:
-    state = state_of(request)
+async def me(identity: CurrentUser, state: StateDep) -> MeOut:
     async with state.db.session() as db:
         consent = await records.current_consent(db, identity.user_id)
     user = await state.accounts.user(identity.user_id)
@@ -204,10 +167,9 @@ async def me(identity: CurrentUser, request: Request) -> MeOut:
 
 
 @router.delete("/me", status_code=204, responses=ERRORS)
-async def delete_me(identity: CurrentUser, request: Request) -> Response:
+async def delete_me(identity: CurrentUser, state: StateDep) -> Response:
     """Erase the account and everything about it: rows, session state in Redis, pending work. Every login
     and socket of the account ends."""
-    state = state_of(request)
     await state.erase_user(identity)
     response = Response(status_code=204)
     response.delete_cookie(COOKIE, path="/")
@@ -215,15 +177,14 @@ async def delete_me(identity: CurrentUser, request: Request) -> Response:
 
 
 @router.get("/consent", response_model=Consent, responses=ERRORS)
-async def get_consent(identity: CurrentUser, request: Request) -> Consent:
-    async with state_of(request).db.session() as db:
+async def get_consent(identity: CurrentUser, state: StateDep) -> Consent:
+    async with state.db.session() as db:
         return Consent(**await records.current_consent(db, identity.user_id))
 
 
 @router.put("/consent", response_model=Consent, responses=ERRORS)
-async def put_consent(body: Consent, identity: CurrentUser, request: Request) -> Consent:
+async def put_consent(body: Consent, identity: CurrentUser, state: StateDep) -> Consent:
     """Record consent per device; open sockets apply it within a second (withdrawn: nothing more is processed)."""
-    state = state_of(request)
     async with state.db.session() as db:
         await records.record_consent(db, identity.user_id, body.model_dump(), dt.datetime.now(dt.UTC))
     await state.announce(
@@ -239,12 +200,12 @@ async def put_consent(body: Consent, identity: CurrentUser, request: Request) ->
 )
 async def export(
     identity: CurrentUser,
-    request: Request,
+    state: StateDep,
     format: Annotated[Literal["json", "csv"], Query(description="json: one document; csv: a zip of CSVs")] = "json",
 ) -> Response:
     """Everything stored about you: every table with your user key (password and token hashes left out)."""
     now = dt.datetime.now(dt.UTC)
-    async with state_of(request).db.session() as db:
+    async with state.db.session() as db:
         tables = await privacy.export(db, identity.user_id)
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
     if format == "csv":

@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import msgspec
 
+from mrrrme.contracts import ErrorEvent
 from mrrrme.registry import Backends
 from mrrrme.runtime.batching import BatchPolicy
 from mrrrme.runtime.service import BadInput, Context, Delivery, Service
@@ -66,9 +67,18 @@ class ModelService(Service[B], Generic[B, U, I, O]):
         super().__init__(settings, self.backends.chosen(settings).name)
         consumes = self.consumes
         self.reply_to = consumes.reply_to
-        policy = BatchPolicy(settings.max_batch, settings.max_wait_ms, max(settings.max_queue, settings.max_batch))
-        self.consume_batches(consumes.subject, schema=consumes.schema, queue=consumes.queue, policy=policy)(
+        self.policy = BatchPolicy(settings.max_batch, settings.max_wait_ms, max(settings.max_queue, settings.max_batch))
+        self.consume_batches(consumes.subject, schema=consumes.schema, queue=consumes.queue, policy=self.policy)(
             self._on_batch
+        )
+
+    def answer_requests(self, subject: str) -> None:
+        """Also take units sent as requests on `subject` (same queue group and batches): each answer goes
+        back to its requester alone, and a refusal is an `ErrorEvent` reply rather than an error to the
+        session (asr's early utterances: only the gateway that asked sees the result)."""
+        consumes = self.consumes
+        self.consume_batches(subject, schema=consumes.schema, queue=consumes.queue, policy=self.policy)(
+            self._on_requests
         )
 
     # --- what a model service supplies ------------------------------------------------------------
@@ -127,12 +137,25 @@ class ModelService(Service[B], Generic[B, U, I, O]):
         await self.run_blocking(self.warm_up)
 
     async def _on_batch(self, batch: list[Delivery[Any]]) -> None:
-        admitted = [delivery for delivery in batch if self.admit(delivery.message, delivery.ctx)]
-        if not admitted:
-            return
-        results = await self.run_blocking(self.process, [delivery.message for delivery in admitted])
-        for delivery, result in zip(admitted, results, strict=True):
+        for delivery, result in await self._run(batch):
             if isinstance(result, BadInput):
                 await delivery.ctx.fail(result.code, result.message)
             else:
                 await delivery.ctx.publish(self.reply_to(delivery.ctx.session_id), result)
+
+    async def _on_requests(self, batch: list[Delivery[Any]]) -> None:
+        for delivery, result in await self._run(batch):
+            if isinstance(result, BadInput):
+                delivery.ctx.skip("bad_input")
+                result = ErrorEvent(
+                    session_id=delivery.ctx.session_id, source=self.name, code=result.code, message=result.message
+                )
+            if delivery.ctx.reply_to:
+                await delivery.ctx.respond(result)
+
+    async def _run(self, batch: list[Delivery[Any]]) -> list[tuple[Delivery[Any], msgspec.Struct | BadInput]]:
+        admitted = [delivery for delivery in batch if self.admit(delivery.message, delivery.ctx)]
+        if not admitted:
+            return []
+        results = await self.run_blocking(self.process, [delivery.message for delivery in admitted])
+        return list(zip(admitted, results, strict=True))

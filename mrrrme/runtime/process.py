@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from mrrrme.backends import StartupError
 from mrrrme.logs import configure_logging
 from mrrrme.runtime.service import Service
+from mrrrme.runtime.tracing import configure_tracing, shutdown_tracing
 from mrrrme.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -31,7 +32,7 @@ def run_in_background() -> None:
 def run_main(settings_class: type[S], service_class: Callable[[S], Service[Any]]) -> None:
     """A service's `__main__`: settings from the environment, logging, serve until SIGTERM."""
     settings = settings_class()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format, service=_name_of(service_class))
     if settings.cpu_priority == "background":
         run_in_background()
     try:
@@ -39,4 +40,13 @@ def run_main(settings_class: type[S], service_class: Callable[[S], Service[Any]]
     except StartupError as exc:  # e.g. a backend name nobody registered: one line naming the fix
         logging.getLogger("mrrrme.runtime").error("cannot start: %s", exc)
         raise SystemExit(2) from None
-    asyncio.run(service.run())
+    configure_tracing(service.name, settings.otlp_endpoint, service.instance)
+    try:
+        asyncio.run(service.run())
+    finally:
+        shutdown_tracing()  # the spans of the last units, still batched, are sent before the process ends
+
+
+def _name_of(service_class: Callable[..., Service[Any]]) -> str:
+    """The service's name for its log lines, known before the service is built (its class says it)."""
+    return str(getattr(service_class, "name", "") or "")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import os
 import signal
@@ -33,12 +34,11 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from mrrrme import subjects
 from mrrrme.backends import StartupError
 from mrrrme.contracts import ContractError, ErrorEvent, HealthReport, decode, encode, new_id, now
-from mrrrme.logs import traced
 from mrrrme.runtime.batching import BatchPolicy, MicroBatcher
 from mrrrme.runtime.health import HealthServer
 from mrrrme.runtime.metrics import ServiceMetrics
 from mrrrme.runtime.roundtrip import sync_with_server
-from mrrrme.runtime.tracing import MSG_ID, SESSION, TRACEPARENT, TraceContext, make_headers
+from mrrrme.runtime.tracing import MSG_ID, SESSION, TRACEPARENT, Stage, TraceContext, make_headers, span
 from mrrrme.settings import MeshSettings, ServiceSettings
 from mrrrme.streams import ensure_streams
 from mrrrme.subjects import kind as subject_kind
@@ -120,6 +120,10 @@ class Context:
     """An outcome label (e.g. `stale`) for a unit the handler deliberately did not process."""
     reply_to: str = ""
     """Set when the unit came as a request: `respond` answers it."""
+    remote: bool = True
+    """The unit came with a `traceparent`: its handler's span continues the sender's trace (else a new one)."""
+    stage: Stage | None = None
+    """The handler's span while it runs: `trace` above is then that span's context."""
 
     async def publish(self, subject: str, message: msgspec.Struct) -> None:
         await self.service.publish(subject, message, parent=self)
@@ -361,7 +365,10 @@ class Service(Generic[S]):
     async def run_blocking(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run model code on the service's model thread, off the event loop."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+        # In the unit's context (run_in_executor does not copy it, unlike asyncio.to_thread): what the model
+        # code logs carries the unit's trace id too.
+        context = contextvars.copy_context()
+        return await loop.run_in_executor(self._executor, lambda: context.run(fn, *args, **kwargs))
 
     async def start(self) -> None:
         self._health = HealthServer(
@@ -453,14 +460,25 @@ class Service(Generic[S]):
 
     # --- publishing -----------------------------------------------------------------------------
 
-    def _headers(self, session_id: str, parent: Context | None, msg_id: str | None = None) -> dict[str, str]:
-        trace = parent.trace.child() if parent else TraceContext.new()
+    def _sending(
+        self, operation: str, subject: str, parent: Context | None
+    ) -> contextlib.AbstractContextManager[Stage]:
+        """The span of one publish, a child of the handler's span (or a new trace for a service's own
+        message, e.g. a sweeper's): its context is the `traceparent` the message carries."""
+        kind = subject_kind(subject)
+        attributes = {"messaging.system": "nats", "mrrrme.kind": kind}
+        if parent is not None and parent.session_id:
+            attributes["mrrrme.session"] = parent.session_id  # a pseudonymous id: which socket a span served
+        return span(self.name, f"{operation} {kind}", parent.trace if parent else None, "producer", attributes)
+
+    def _headers(self, session_id: str, trace: TraceContext, msg_id: str | None = None) -> dict[str, str]:
         return make_headers(session_id, msg_id or new_id(), trace)
 
     async def publish(self, subject: str, message: msgspec.Struct, parent: Context | None = None) -> None:
         assert self.nc is not None, "service not started"
         session_id = getattr(message, "session_id", "") or (parent.session_id if parent else "")
-        await self.nc.publish(subject, encode(message), headers=self._headers(session_id, parent))
+        with self._sending("publish", subject, parent) as stage:
+            await self.nc.publish(subject, encode(message), headers=self._headers(session_id, stage.trace))
         self.metrics.published.labels(subject_kind(subject)).inc()
 
     async def publish_durable(
@@ -469,7 +487,8 @@ class Service(Generic[S]):
         """Publish to JetStream and wait for the stream's ack; the same `msg_id` is de-duplicated."""
         assert self.js is not None, "service not started"
         session_id = getattr(message, "session_id", "") or (parent.session_id if parent else "")
-        await publish_durable(self.js, subject, encode(message), self._headers(session_id, parent, msg_id))
+        with self._sending("publish", subject, parent) as stage:
+            await publish_durable(self.js, subject, encode(message), self._headers(session_id, stage.trace, msg_id))
         self.metrics.published.labels(subject_kind(subject)).inc()
 
     async def request(
@@ -478,9 +497,10 @@ class Service(Generic[S]):
         """Request-reply with the mesh's headers (session, trace, message id); the answer is validated."""
         assert self.nc is not None, "service not started"
         session_id = getattr(message, "session_id", "") or (parent.session_id if parent else "")
-        answer = await self.nc.request(
-            subject, encode(message), timeout=timeout, headers=self._headers(session_id, parent)
-        )
+        with self._sending("request", subject, parent) as stage:
+            answer = await self.nc.request(
+                subject, encode(message), timeout=timeout, headers=self._headers(session_id, stage.trace)
+            )
         self.metrics.published.labels(subject_kind(subject)).inc()
         return decode(answer.data, schema)
 
@@ -511,9 +531,16 @@ class Service(Generic[S]):
 
     def _context(self, msg: Msg, session_id: str, deliveries: int = 1) -> Context:
         headers = msg.headers or {}
-        trace = TraceContext.parse(headers.get(TRACEPARENT)) or TraceContext.new()
+        sent = TraceContext.parse(headers.get(TRACEPARENT))
         return Context(
-            self, msg.subject, session_id, headers.get(MSG_ID, ""), trace, deliveries=deliveries, reply_to=msg.reply
+            self,
+            msg.subject,
+            session_id,
+            headers.get(MSG_ID, ""),
+            sent or TraceContext.new(),
+            deliveries=deliveries,
+            reply_to=msg.reply,
+            remote=sent is not None,
         )
 
     async def _decode(self, msg: Msg, schema: type[T]) -> tuple[T, Context] | None:
@@ -571,9 +598,22 @@ class Service(Generic[S]):
             consumer.subject, queue=consumer.queue or "", cb=on_message, pending_msgs_limit=4096
         )
 
+    def _stage(self, ctx: Context, batch: int = 1) -> contextlib.AbstractContextManager[Stage]:
+        """The handler's span of one unit, a child of the span that published it."""
+        kind = subject_kind(ctx.subject)
+        attributes: dict[str, str | int] = {"messaging.system": "nats", "mrrrme.kind": kind}
+        if ctx.session_id:
+            attributes["mrrrme.session"] = ctx.session_id
+        if batch > 1:
+            attributes["messaging.batch.message_count"] = batch
+        if ctx.deliveries > 1:
+            attributes["mrrrme.deliveries"] = ctx.deliveries
+        return span(self.name, f"process {kind}", ctx.trace if ctx.remote else None, "consumer", attributes)
+
     async def _invoke(self, handler: Callable[..., Awaitable[None]], message: Any, ctx: Context) -> bool:
         """Call a handler on one unit; True when it was handled without error."""
-        with traced(ctx.trace.trace_id):
+        with self._stage(ctx) as stage:
+            ctx.trace, ctx.stage = stage.trace, stage
             return await self._invoke_untraced(handler, message, ctx)
 
     async def _invoke_untraced(self, handler: Callable[..., Awaitable[None]], message: Any, ctx: Context) -> bool:
@@ -600,9 +640,19 @@ class Service(Generic[S]):
             self.metrics.handler_seconds.labels(kind).observe(time.perf_counter() - started)
             self.metrics.batch_size.labels(kind).observe(1)
         self.metrics.messages.labels(kind, outcome).inc()
+        if ctx.stage is not None:
+            ctx.stage.outcome(outcome)
         return outcome == "ok"
 
     async def _invoke_batch(self, consumer: _CoreConsumer, batch: list[Delivery[Any]]) -> None:
+        # One span per unit, all over the one model call: each unit's trace shows the batch it rode in.
+        with contextlib.ExitStack() as spans:
+            for delivery in batch:
+                stage = spans.enter_context(self._stage(delivery.ctx, len(batch)))
+                delivery.ctx.trace, delivery.ctx.stage = stage.trace, stage
+            await self._invoke_batch_untraced(consumer, batch)
+
+    async def _invoke_batch_untraced(self, consumer: _CoreConsumer, batch: list[Delivery[Any]]) -> None:
         kind = subject_kind(consumer.subject)
         started = time.perf_counter()
         try:
@@ -613,12 +663,16 @@ class Service(Generic[S]):
                 if not delivery.ctx.failed:
                     await delivery.ctx.fail("internal", f"the {self.name} service could not process this unit")
                     self.metrics.messages.labels(kind, "error").inc()
+                    if delivery.ctx.stage is not None:
+                        delivery.ctx.stage.outcome("error")
             return
         finally:
             self.metrics.handler_seconds.labels(kind).observe(time.perf_counter() - started)
             self.metrics.batch_size.labels(kind).observe(len(batch))
         for delivery in batch:
             self.metrics.messages.labels(kind, delivery.ctx.outcome).inc()
+            if delivery.ctx.stage is not None:
+                delivery.ctx.stage.outcome(delivery.ctx.outcome)
 
     async def _pull_loop(self, consumer: _StreamConsumer) -> None:
         assert self.js is not None
@@ -673,20 +727,38 @@ class Service(Generic[S]):
             return
         message, ctx = decoded
         ctx.deliveries = deliveries
-        with traced(ctx.trace.trace_id):
+        with self._stage(ctx) as stage:
+            ctx.trace, ctx.stage = stage.trace, stage
             await self._finish_durable(consumer, msg, message, ctx)
 
     async def _finish_durable(self, consumer: _StreamConsumer, msg: Msg, message: Any, ctx: Context) -> None:
         deliveries = ctx.deliveries
-        handled = await self._invoke_durable(consumer.handler, message, ctx)
-        if handled is True:
-            await msg.ack()
-        elif handled == "bad_input":
-            await self._dead_letter(consumer, msg, "bad_input")
-        elif deliveries >= consumer.max_deliver:
-            await self._dead_letter(consumer, msg, "handler_failed")
-        else:
-            await msg.nak(delay=min(0.5 * 2 ** (deliveries - 1), 10.0))
+        # While the handler works, the unit is marked in progress every third of `ack_wait_s`: a short
+        # ack wait then redelivers a dead worker's unit soon without ever redelivering a slow one's.
+        heartbeat = asyncio.create_task(self._keep_in_progress(msg, consumer.ack_wait_s / 3))
+        try:
+            handled = await self._invoke_durable(consumer.handler, message, ctx)
+        finally:
+            heartbeat.cancel()
+        try:
+            if handled is True:
+                await msg.ack()
+            elif handled == "bad_input":
+                await self._dead_letter(consumer, msg, "bad_input")
+            elif deliveries >= consumer.max_deliver:
+                await self._dead_letter(consumer, msg, "handler_failed")
+            else:
+                await msg.nak(delay=min(0.5 * 2 ** (deliveries - 1), 10.0))
+        except Exception as exc:  # the broker went away: the unit is redelivered after its ack wait
+            log.warning("%s: could not settle a unit from %s (%s); it will be redelivered", self.name,
+                        subject_kind(msg.subject), type(exc).__name__)  # fmt: skip
+
+    @staticmethod
+    async def _keep_in_progress(msg: Msg, every_s: float) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            with contextlib.suppress(Exception):
+                await msg.in_progress()
 
     async def _invoke_durable(self, handler: Callable[..., Awaitable[None]], message: Any, ctx: Context) -> bool | str:
         """Like `_invoke`, but a crash is retried (no error event until the last delivery)."""
@@ -696,24 +768,29 @@ class Service(Generic[S]):
             await handler(message, ctx)
         except BadInput as exc:
             await ctx.fail(exc.code, exc.message)
-            self.metrics.messages.labels(kind, "bad_input").inc()
+            self._count(ctx, kind, "bad_input")
             return "bad_input"
         except RetryLater as exc:
             log.warning("%s: will retry a unit (delivery %d): %s", self.name, ctx.deliveries, exc)
-            self.metrics.messages.labels(kind, "retry").inc()
+            self._count(ctx, kind, "retry")
             return False
         except Exception as exc:
             if self.outage.started(exc):  # redelivered with backoff once the dependency is back
-                self.metrics.messages.labels(kind, "retry").inc()
+                self._count(ctx, kind, "retry")
             else:
                 log.exception("%s: durable handler failed (delivery %d)", self.name, ctx.deliveries)
-                self.metrics.messages.labels(kind, "error").inc()
+                self._count(ctx, kind, "error")
             return False
         finally:
             self.metrics.handler_seconds.labels(kind).observe(time.perf_counter() - started)
         self.outage.ended()
-        self.metrics.messages.labels(kind, ctx.outcome).inc()
+        self._count(ctx, kind, ctx.outcome)
         return True
+
+    def _count(self, ctx: Context, kind: str, outcome: str) -> None:
+        self.metrics.messages.labels(kind, outcome).inc()
+        if ctx.stage is not None:
+            ctx.stage.outcome(outcome)
 
     async def _dead_letter(self, consumer: _StreamConsumer, msg: Msg, reason: str) -> None:
         assert self.js is not None

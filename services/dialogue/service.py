@@ -1,5 +1,9 @@
 """The dialogue worker: takes turns from JetStream (acked after the reply), answers crisis language with a
-safe reply before any model, otherwise asks its backend, and streams the reply sentence by sentence."""
+safe reply before any model, otherwise asks its backend, and streams the reply sentence by sentence.
+
+Each sentence is kept in Redis as it is made and published durably (`MRRRME_REPLIES`, msg-id
+`<turn>:<index>`) before the turn is acked: a turn redelivered after a crash replays the same sentences
+(de-duplicated by JetStream and by the gateway) rather than a new reply."""
 
 from __future__ import annotations
 
@@ -8,11 +12,13 @@ import json
 import logging
 from collections.abc import AsyncIterator
 
+import msgspec
 from redis.asyncio import Redis
 
 from mrrrme import keys, subjects
-from mrrrme.contracts import Control, ReplySentence, SummaryReply, SummaryRequest, Turn, TurnRecord
+from mrrrme.contracts import Control, ReplySentence, SummaryReply, SummaryRequest, Turn, TurnRecord, decode, encode
 from mrrrme.interrupts import Interrupts
+from mrrrme.redis_client import redis_client
 from mrrrme.runtime import Context, Service
 from services.dialogue import composer, crisis, prompt, summary
 from services.dialogue.backends import BACKENDS
@@ -49,6 +55,18 @@ class Conversation:
     async def mark_answered(self, sid: str, turn_id: str) -> None:
         await self.redis.set(keys.dialogue_answered(sid, turn_id), b"1", ex=24 * 3600)
 
+    async def keep_sentence(self, sentence: ReplySentence) -> None:
+        """Keep a sentence of the reply before it is published: a redelivered turn says the same."""
+        key = keys.dialogue_reply(sentence.session_id, sentence.turn_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(key, encode(sentence))
+            pipe.expire(key, 24 * 3600)
+            await pipe.execute()
+
+    async def kept_reply(self, sid: str, turn_id: str) -> list[ReplySentence]:
+        kept = await self.redis.lrange(keys.dialogue_reply(sid, turn_id), 0, -1)
+        return [decode(item if isinstance(item, bytes) else item.encode(), ReplySentence) for item in kept]
+
     async def forget(self, sid: str) -> None:
         await self.redis.delete(keys.dialogue_history(sid))
 
@@ -68,7 +86,7 @@ class DialogueService(Service[DialogueSettings]):
 
     def __init__(self, settings: DialogueSettings) -> None:
         super().__init__(settings, BACKENDS.chosen(settings).name)
-        self.redis = Redis.from_url(settings.redis_url)  # connects on first use
+        self.redis = redis_client(settings.redis_url)  # connects on first use
         self.conversation = Conversation(self.redis, settings.history_turns)
         self.llm: ChatClient | None = None
         self.interrupted = Interrupts()
@@ -135,18 +153,13 @@ class DialogueService(Service[DialogueSettings]):
     async def on_turn(self, turn: Turn, ctx: Context) -> None:
         if await self.conversation.answered(turn.session_id, turn.turn_id):
             return  # a redelivery of a turn whose reply already went out
-        stream, emotion, intensity = await self.reply_sentences(turn, ctx)
-        spoken: list[str] = []
-        pending: str | None = None
-        async for sentence in stream:
-            if turn.turn_id in self.interrupted:
-                break
-            if pending is not None:
-                await self.publish_sentence(turn, len(spoken) - 1, pending, emotion, intensity, final=False, ctx=ctx)
-            spoken.append(sentence)
-            pending = sentence
-        if pending is not None and turn.turn_id not in self.interrupted:
-            await self.publish_sentence(turn, len(spoken) - 1, pending, emotion, intensity, final=True, ctx=ctx)
+        kept = await self.conversation.kept_reply(turn.session_id, turn.turn_id)
+        if kept:
+            # Redelivered after a crash mid-reply: the same sentences again (what was published already is
+            # de-duplicated by its message id), ending at the last one made.
+            spoken, emotion, intensity = await self.replay(turn, kept, ctx)
+        else:
+            spoken, emotion, intensity = await self.answer(turn, ctx)
         reply = " ".join(spoken)
         await self.conversation.remember(turn.session_id, turn.text if turn.kind == "user" else "", reply)
         record = TurnRecord(
@@ -158,15 +171,43 @@ class DialogueService(Service[DialogueSettings]):
         await ctx.publish_durable(subjects.turn_record(turn.session_id), record, msg_id=f"{turn.turn_id}:record")
         await self.conversation.mark_answered(turn.session_id, turn.turn_id)
 
-    async def publish_sentence(
-        self, turn: Turn, index: int, text: str, emotion: str, intensity: float, final: bool, ctx: Context
-    ) -> None:
-        sentence = ReplySentence(
+    async def answer(self, turn: Turn, ctx: Context) -> tuple[list[str], str, float]:
+        stream, emotion, intensity = await self.reply_sentences(turn, ctx)
+        spoken: list[str] = []
+        pending: ReplySentence | None = None
+        async for text in stream:
+            if turn.turn_id in self.interrupted:
+                break
+            if pending is not None:
+                await self.publish_sentence(pending, ctx)
+            pending = self.sentence(turn, len(spoken), text, emotion, intensity)
+            await self.conversation.keep_sentence(pending)
+            spoken.append(text)
+        if pending is not None and turn.turn_id not in self.interrupted:
+            await self.publish_sentence(msgspec.structs.replace(pending, final=True), ctx)
+        return spoken, emotion, intensity
+
+    async def replay(self, turn: Turn, kept: list[ReplySentence], ctx: Context) -> tuple[list[str], str, float]:
+        for sentence in kept:
+            if turn.turn_id in self.interrupted:
+                break
+            final = sentence.index == kept[-1].index
+            await self.publish_sentence(msgspec.structs.replace(sentence, final=final), ctx)
+        return [s.text for s in kept], kept[0].emotion, kept[0].intensity
+
+    @staticmethod
+    def sentence(turn: Turn, index: int, text: str, emotion: str, intensity: float) -> ReplySentence:
+        return ReplySentence(
             session_id=turn.session_id, turn_id=turn.turn_id, index=index, text=text,
-            emotion=emotion, intensity=intensity, final=final,  # type: ignore[arg-type]
+            emotion=emotion, intensity=intensity,  # type: ignore[arg-type]
             voice=turn.preferences.voice, language=turn.preferences.language,
         )  # fmt: skip
-        await ctx.publish(subjects.reply_text(turn.session_id), sentence)
+
+    async def publish_sentence(self, sentence: ReplySentence, ctx: Context) -> None:
+        """Durable, with the message id `<turn>:<index>`: a replayed sentence is stored once."""
+        await ctx.publish_durable(
+            subjects.reply_text(sentence.session_id), sentence, msg_id=f"{sentence.turn_id}:{sentence.index}"
+        )
 
     async def on_summarize(self, request: SummaryRequest, ctx: Context) -> None:
         text = summary.lite(request)

@@ -27,4 +27,8 @@ class DialogueSettings(ServiceSettings):
     retries: int = Field(2, description="Retries of a failed LLM request before the fallback reply")
     history_turns: int = Field(20, description="Past turns of the conversation given to the model")
     max_input_chars: int = Field(2000, description="Longer user text is cut before it reaches the model")
-    ack_wait_s: float = Field(60.0, description="A turn not answered within this long is redelivered (crashed worker)")
+    ack_wait_s: float = Field(
+        6.0,
+        description="A turn whose worker went silent this long is redelivered (a crashed worker; a working one "
+        "marks its turn in progress every third of this)",
+    )

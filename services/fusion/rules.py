@@ -11,7 +11,9 @@ Weights (the seed's rules, `FusionWeights` to configure):
 6. the weights are renormalised to sum to 1.
 
 Fused probabilities are the weighted average of the 4-class distributions; the emotion is its top
-class and the intensity its probability.
+class and the intensity its probability. Weights fitted on data (`MRRRME_FUSION_WEIGHTS_FILE`,
+services/fusion/learned.py) either replace the six numbers above or, for a learned `LateFusion` model,
+the weighted average itself; conflict and masking stay these rules either way.
 
 Conflict: two present modalities each confident (top probability >= `CONFIDENT`) in different
 *emotional* classes (a neutral modality is merely unexpressive, not contradicting) whose distributions
@@ -23,6 +25,7 @@ may be covering how the person feels. Both come with human-readable evidence.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -90,16 +93,47 @@ def _total_variation(a: list[float], b: list[float]) -> float:
     return 0.5 * float(np.abs(np.asarray(a) - np.asarray(b)).sum())
 
 
-def fuse(inputs: Inputs, base: FusionWeights | None = None) -> Fusion | None:
+class LateFusion(Protocol):
+    """A learned combiner (services/fusion/learned.py) in place of the weighted average."""
+
+    def combine(self, inputs: Inputs) -> tuple[list[float], dict[str, float]]:
+        """Fused probabilities over EMOTIONS, and each modality's share for the event's weights."""
+        ...
+
+
+def fuse(inputs: Inputs, base: FusionWeights | LateFusion | None = None) -> Fusion | None:
     """The fused estimate, or None when no modality has a reading."""
-    weights = weights_for(inputs, base or FusionWeights())
+    method = base if base is not None else FusionWeights()
     readings = {"face": inputs.face, "voice": inputs.voice, "text": inputs.text}
-    present = {name: r for name, r in readings.items() if r is not None and weights[name] > 0}
-    if not present:
-        return None
-    fused = sum(weights[name] * np.asarray(r.probabilities) for name, r in present.items())
-    fused = np.asarray(fused) / float(np.sum(fused))
+    if isinstance(method, FusionWeights):
+        weights = weights_for(inputs, method)
+        present = {name: r for name, r in readings.items() if r is not None and weights[name] > 0}
+        if not present:
+            return None
+        fused = sum(weights[name] * np.asarray(r.probabilities) for name, r in present.items())
+        fused = np.asarray(fused) / float(np.sum(fused))
+    else:
+        present = {name: r for name, r in readings.items() if r is not None}
+        if not present:
+            return None
+        probabilities, weights = method.combine(inputs)
+        fused = np.asarray(probabilities)
     top = int(np.argmax(fused))
+    conflict, masking, evidence = flags(present, inputs.face_duchenne)
+    fused = np.clip(fused, 0.0, 1.0)  # rounding must not step outside the contract's [0, 1]
+    return Fusion(
+        emotion=EMOTIONS[top],
+        intensity=float(fused[top]),
+        probabilities=[float(p) for p in fused],
+        weights={name: min(1.0, w) for name, w in weights.items()},
+        conflict=conflict,
+        masking=masking,
+        evidence=evidence,
+    )
+
+
+def flags(present: dict[str, EmotionReading], face_duchenne: float | None) -> tuple[bool, bool, list[str]]:
+    """Conflict and masking among the modalities that count, with their evidence."""
     evidence: list[str] = []
     conflict = False
     names = sorted(present)
@@ -130,22 +164,13 @@ def fuse(inputs: Inputs, base: FusionWeights | None = None) -> Fusion | None:
                     f"masking: happy face ({face.confidence:.2f}) over {other.emotion.lower()} {name} "
                     f"({other.confidence:.2f})"
                 )
-        if masking and inputs.face_duchenne is not None:
+        if masking and face_duchenne is not None:
             evidence.append(
-                f"masking: smile without eye involvement (Duchenne cue {inputs.face_duchenne:.2f})"
-                if inputs.face_duchenne < FELT_SMILE
-                else f"masking: yet the smile reaches the eyes (Duchenne cue {inputs.face_duchenne:.2f})"
+                f"masking: smile without eye involvement (Duchenne cue {face_duchenne:.2f})"
+                if face_duchenne < FELT_SMILE
+                else f"masking: yet the smile reaches the eyes (Duchenne cue {face_duchenne:.2f})"
             )
-    fused = np.clip(fused, 0.0, 1.0)  # rounding must not step outside the contract's [0, 1]
-    return Fusion(
-        emotion=EMOTIONS[top],
-        intensity=float(fused[top]),
-        probabilities=[float(p) for p in fused],
-        weights={name: min(1.0, w) for name, w in weights.items()},
-        conflict=conflict,
-        masking=masking,
-        evidence=evidence,
-    )
+    return conflict, masking, evidence
 
 
 def aggregate_faces(readings: list[tuple[EmotionReading, float]]) -> tuple[EmotionReading, float] | None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from pathlib import Path
 
 import msgspec
-from redis.asyncio import Redis
 
 from mrrrme import subjects
 from mrrrme.contracts import (
@@ -21,8 +21,10 @@ from mrrrme.contracts import (
     Turn,
     VoiceEmotion,
 )
+from mrrrme.redis_client import redis_client
 from mrrrme.runtime import Context, Service
-from services.fusion import rules
+from mrrrme.runtime.tracing import TraceContext, span
+from services.fusion import learned, rules
 from services.fusion.settings import FusionSettings
 from services.fusion.state import FaceSample, FusionState, Joined
 
@@ -44,9 +46,11 @@ class FusionService(Service[FusionSettings]):
 
     def __init__(self, settings: FusionSettings) -> None:
         super().__init__(settings, "rules")
-        self.redis = Redis.from_url(settings.redis_url)  # connects on first use
+        self.redis = redis_client(settings.redis_url)  # connects on first use
         self.state = FusionState(self.redis, settings.state_ttl_s)
-        self.weights = rules.FusionWeights(settings.face_weight, settings.voice_weight, settings.text_weight)
+        self.weights: rules.FusionWeights | rules.LateFusion = rules.FusionWeights(
+            settings.face_weight, settings.voice_weight, settings.text_weight
+        )
         queue, many = subjects.FUSION_QUEUE, 8
         for subject, schema, handler in (
             (subjects.ALL_TRANSCRIPTS, Transcript, self.on_transcript),
@@ -58,6 +62,9 @@ class FusionService(Service[FusionSettings]):
             self.consume(subject, schema=schema, queue=queue, concurrency=many)(handler)  # type: ignore[arg-type]
 
     async def setup(self) -> None:
+        if self.settings.weights_file:  # checked before anything is served: a bad file is one StartupError line
+            self.weights = learned.load(Path(self.settings.weights_file))
+            log.info("fusion: weights from %s (%s)", self.settings.weights_file, type(self.weights).__name__)
         await self.redis.ping()
         self.spawn(self.sweep_forever(), "deadlines")
 
@@ -98,7 +105,10 @@ class FusionService(Service[FusionSettings]):
             await self.state.forget(control.session_id)
 
     async def on_part(self, sid: str, uid: str, field: str, event: msgspec.Struct, ctx: Context | None) -> None:
-        joined = await self.state.add(sid, uid, field, event, self.settings.deadline_s, self.settings.transcript_wait_s)
+        trace = ctx.trace.header() if ctx is not None else ""
+        joined = await self.state.add(
+            sid, uid, field, event, self.settings.deadline_s, self.settings.transcript_wait_s, trace
+        )
         if joined.complete and await self.state.claim(sid, uid):
             await self.fuse(sid, uid, joined, ctx)
 
@@ -107,9 +117,17 @@ class FusionService(Service[FusionSettings]):
         for sid, uid in await self.state.overdue():
             try:
                 if await self.state.claim(sid, uid):
-                    await self.fuse(sid, uid, await self.state.joined(sid, uid), None)
+                    await self.fuse_overdue(sid, uid)
             except Exception:  # one broken utterance must not hold up the others
                 log.exception("fusion: could not fuse an overdue utterance of session %s", sid[:8])
+
+    async def fuse_overdue(self, sid: str, uid: str) -> None:
+        """Fuse an utterance whose parts did not all come, within the trace its first part brought."""
+        joined = await self.state.joined(sid, uid)
+        with span(self.name, "fuse overdue", TraceContext.parse(joined.trace), "internal") as stage:
+            # The turn is published on the utterance's behalf: a context that carries its session and trace.
+            resumed = Context(self, subjects.turn(sid), sid, "", stage.trace, stage=stage)
+            await self.fuse(sid, uid, joined, resumed)
 
     async def fuse(self, sid: str, uid: str, joined: Joined, ctx: Context | None) -> None:
         span = joined.transcript or joined.voice
@@ -148,6 +166,7 @@ class FusionService(Service[FusionSettings]):
             )
             # The utterance id is the message id: a re-fused utterance is de-duplicated by JetStream.
             await self.publish_durable(subjects.turn(sid), turn, parent=ctx, msg_id=uid)
+        await self.state.fused(sid, uid)
 
     @staticmethod
     def _fused_emotion(

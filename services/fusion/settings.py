@@ -12,6 +12,12 @@ class FusionSettings(ServiceSettings):
     face_weight: float = Field(0.4, description="Base weight of the face")
     voice_weight: float = Field(0.3, description="Base weight of the voice")
     text_weight: float = Field(0.3, description="Base weight of the words")
+    weights_file: str = Field(
+        "",
+        description="Fusion fitted on data (`python -m mrrrme.eval fit-fusion`): its JSON file replaces the three "
+        "base weights and the quality factors, or the weighted average itself (a logistic model); empty: the fixed "
+        "weights above",
+    )
     deadline_s: float = Field(
         3.0, description="How long after its transcript a turn waits for late emotions before fusing what arrived"
     )

@@ -20,6 +20,8 @@ from mrrrme import keys
 from mrrrme.contracts import EmotionReading, Preferences, TextEmotion, Transcript, VoiceEmotion, decode, encode
 
 MAX_FACES = 300
+CLAIM_LEASE_S = 10
+"""Seconds a replica has to fuse an utterance it claimed before another may."""
 
 
 class FaceSample(msgspec.Struct, frozen=True, array_like=True):
@@ -33,6 +35,9 @@ class Joined(msgspec.Struct, frozen=True):
     transcript: Transcript | None
     voice: VoiceEmotion | None
     text: TextEmotion | None
+    trace: str = ""
+    """The `traceparent` of the handler that stored the first part: a turn fused by the deadline sweep
+    (no unit in hand) continues the utterance's trace from it instead of starting a new one."""
 
     @property
     def complete(self) -> bool:
@@ -53,7 +58,14 @@ class FusionState:
         return keys.fusion_utterance(sid, uid)
 
     async def add(
-        self, sid: str, uid: str, field: str, event: msgspec.Struct, deadline_s: float, transcript_wait_s: float
+        self,
+        sid: str,
+        uid: str,
+        field: str,
+        event: msgspec.Struct,
+        deadline_s: float,
+        transcript_wait_s: float,
+        trace: str = "",
     ) -> Joined:
         """Store one part of the utterance and (re)set its deadline.
 
@@ -64,6 +76,8 @@ class FusionState:
         member = keys.deadline_member(sid, uid)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, field, encode(event))
+            if trace:
+                pipe.hsetnx(key, "trace", trace)
             pipe.expire(key, self.ttl_s)
             if field == "transcript":
                 pipe.zadd(keys.FUSION_DEADLINES, {member: time.time() + deadline_s})
@@ -86,13 +100,21 @@ class FusionState:
             transcript=get("transcript", Transcript),  # type: ignore[arg-type]
             voice=get("voice", VoiceEmotion),  # type: ignore[arg-type]
             text=get("text", TextEmotion),  # type: ignore[arg-type]
+            trace=raw.get(b"trace", b"").decode(),
         )
 
     async def claim(self, sid: str, uid: str) -> bool:
-        """True for exactly one caller across all replicas: that one fuses the utterance."""
-        claimed = await self.redis.set(keys.fusion_done(sid, uid), b"1", nx=True, ex=self.ttl_s)
+        """True for exactly one caller across all replicas: that one fuses the utterance. The claim is a
+        lease of `CLAIM_LEASE_S` until `fused` confirms it: a replica killed between the claim and the
+        turn's publication leaves the utterance to be fused again when its transcript comes again (the
+        gateway re-sends typed text until the reply comes)."""
+        claimed = await self.redis.set(keys.fusion_done(sid, uid), b"1", nx=True, ex=CLAIM_LEASE_S)
         await self.redis.zrem(keys.FUSION_DEADLINES, keys.deadline_member(sid, uid))
         return bool(claimed)
+
+    async def fused(self, sid: str, uid: str) -> None:
+        """The turn is on JetStream: the utterance is never fused again."""
+        await self.redis.set(keys.fusion_done(sid, uid), b"1", ex=self.ttl_s)
 
     async def overdue(self) -> list[tuple[str, str]]:
         members = await self.redis.zrangebyscore(keys.FUSION_DEADLINES, "-inf", time.time(), start=0, num=100)

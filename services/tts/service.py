@@ -1,5 +1,9 @@
 """The tts worker: each reply sentence as it arrives -> speech + viseme track, marked AI-generated.
 
+Sentences come from the `MRRRME_REPLIES` work queue (durable consumer `tts`, one at a time per replica,
+acked once the speech is on `MRRRME_REPLY_AUDIO` with the msg-id `<turn>:<index>:audio`): a replica
+killed mid-sentence has that sentence redelivered to the next one after `MRRRME_TTS_ACK_WAIT_S`.
+
 Interrupts (barge-in) reach every replica (the control subscription has no queue group): sentences of
 an interrupted turn that have not been spoken yet are dropped.
 """
@@ -32,7 +36,14 @@ class TtsService(Service[TtsSettings]):
     def __init__(self, settings: TtsSettings) -> None:
         super().__init__(settings, BACKENDS.chosen(settings).name)
         self.interrupted = Interrupts()
-        self.consume(subjects.ALL_REPLY_TEXT, schema=ReplySentence, queue=subjects.TTS_QUEUE)(self.on_sentence)
+        self.consume_durable(
+            subjects.REPLY_STREAM,
+            subjects.ALL_REPLY_TEXT,
+            schema=ReplySentence,
+            durable="tts",
+            ack_wait_s=settings.ack_wait_s,
+            concurrency=1,  # one model thread; in order within a turn
+        )(self.on_sentence)
         # No queue group: every replica hears an interrupt.
         self.consume(subjects.ALL_CONTROL, schema=Control)(self.on_control)
 
@@ -59,7 +70,8 @@ class TtsService(Service[TtsSettings]):
             intensity=sentence.intensity,
             final=sentence.final,
         )
-        await ctx.publish(subjects.reply_audio(sentence.session_id), audio)
+        msg_id = f"{sentence.turn_id}:{sentence.index}:audio"  # a re-spoken sentence is stored once
+        await ctx.publish_durable(subjects.reply_audio(sentence.session_id), audio, msg_id=msg_id)
 
     async def on_control(self, control: Control, ctx: Context) -> None:
         if control.action == "interrupt" and control.turn_id:

@@ -4,8 +4,10 @@
 // carry Happy, Sad, Angry or Neutral at the reply's intensity; the head moves a little while speaking and
 // while listening; while the person talks it listens (brows up, head tilted, eyes on them).
 // Audio plays in sync with the viseme track; `interrupt` stops it and closes the mouth at once.
+// A 3D avatar (avatar3d.ts) is drawn from the same state: the eased weight of each viseme, the face, the
+// head motion and the blinks computed here, so both avatars move alike.
 
-import type { Emotion, ReplyEvent, Viseme } from "./protocol.js";
+import type { Emotion, LlmResponseEvent, Viseme } from "./protocol.js";
 
 /** One mouth pose: opening, width, rounding (pucker), upper teeth shown, tongue shown; all 0-1. */
 interface Pose {
@@ -98,9 +100,15 @@ export class Avatar {
     gazeY: 0,
     listen: 0,
   };
+  /** The weight of each viseme in the mouth now, eased like the pose (the pose is their weighted sum):
+   * what a 3D avatar's viseme morph targets follow. */
+  readonly visemes: Record<string, number> = Object.fromEntries(Object.keys(VISEMES).map((name) => [name, 0]));
+  /** The head's sway as drawn now: tilt in degrees (+ toward the avatar's left), nod in px (+ down). */
+  readonly head = { tilt: 0, nod: 0 };
   /** The viseme the mouth is on now (the dominant one while blending). */
   viseme = "sil";
   speaking = false;
+  blinking = false;
 
   constructor(container: HTMLElement, private readonly onSpeaking: (speaking: boolean) => void) {
     const id = `avatar-${++instances}`;
@@ -150,12 +158,12 @@ export class Avatar {
   }
 
   /** Queue one reply sentence: its audio plays after the previous one, the mouth follows its visemes. */
-  say(reply: ReplyEvent): void {
+  say(reply: LlmResponseEvent): void {
     const generation = this.generation;
     this.queue = this.queue.then(() => (generation === this.generation ? this.play(reply) : undefined));
   }
 
-  private async play(reply: ReplyEvent): Promise<void> {
+  private async play(reply: LlmResponseEvent): Promise<void> {
     const generation = this.generation;
     this.context ??= new AudioContext();
     if (this.context.state === "suspended") await this.context.resume();
@@ -220,24 +228,36 @@ export class Avatar {
     this.element.dataset.emotion = emotion;
   }
 
-  /** The mouth pose wanted at `t` s into the sentence: the current viseme, already moving toward the next. */
-  private target(t: number): Pose {
+  /** The emotion the face is easing toward, at its intensity (0-1). */
+  get mood(): { emotion: Emotion; intensity: number } {
+    return { emotion: this.emotion, intensity: this.intensity };
+  }
+
+  /** The mouth pose wanted at `t` s into the sentence: the current viseme, already moving toward the next.
+   * `weights` gets each viseme's share of that pose. */
+  private target(t: number, weights: Record<string, number>): Pose {
     if (!this.playing || this.track.length === 0) return VISEMES.sil;
     let index = -1;
     while (index + 1 < this.track.length && this.track[index + 1].t <= t) index += 1;
     const current = this.track[index] ?? { t: 0, viseme: "sil", weight: 1 };
     const next = this.track[index + 1];
-    const pose = (v: Viseme) => {
-      const base = VISEMES[v.viseme] ?? VISEMES.sil;
-      return mix(VISEMES.sil, base, Math.max(0.3, Math.min(1, v.weight ?? 1)));
+    const strength = (v: Viseme) => Math.max(0.3, Math.min(1, v.weight ?? 1));
+    const pose = (v: Viseme) => mix(VISEMES.sil, VISEMES[v.viseme] ?? VISEMES.sil, strength(v));
+    const share = (v: Viseme, amount: number) => {
+      const name = v.viseme in VISEMES ? v.viseme : "sil";
+      weights[name] = (weights[name] ?? 0) + amount;
     };
     let wanted = pose(current);
     let dominant = current.viseme;
+    let blend = 0;
     if (next && next.t - t < LEAD_S) {
       const toward = 1 - (next.t - t) / LEAD_S;
-      wanted = mix(wanted, pose(next), toward * 0.7);
+      blend = toward * 0.7;
+      wanted = mix(wanted, pose(next), blend);
       if (toward > 0.75) dominant = next.viseme;
     }
+    share(current, strength(current) * (1 - blend));
+    if (next && blend > 0) share(next, strength(next) * blend);
     this.setViseme(dominant);
     return wanted;
   }
@@ -254,10 +274,12 @@ export class Avatar {
     const dt = Math.min(0.1, (now - this.lastFrame) / 1000);
     this.lastFrame = now;
     const t = this.playing && this.context ? this.context.currentTime - this.startedAt : 0;
-    const wanted = this.target(t);
+    const weights: Record<string, number> = {};
+    const wanted = this.target(t, weights);
     if (!this.playing) this.setViseme("sil");
     const m = ease(dt, MOUTH_TAU);
     for (const key of Object.keys(wanted) as (keyof Pose)[]) this.mouth[key] = lerp(this.mouth[key], wanted[key], m);
+    for (const name of Object.keys(this.visemes)) this.visemes[name] = lerp(this.visemes[name], weights[name] ?? 0, m);
 
     const listening = this.listening && !this.speaking;
     this.element.dataset.listening = String(listening);
@@ -282,7 +304,8 @@ export class Avatar {
     const g = ease(dt, 0.06);
     this.face.gazeX = lerp(this.face.gazeX, this.gazeTarget.x, g);
     this.face.gazeY = lerp(this.face.gazeY, this.gazeTarget.y, g);
-    this.draw(now < this.blinkUntil);
+    this.blinking = now < this.blinkUntil;
+    this.draw(this.blinking);
     requestAnimationFrame(() => this.animate());
   }
 
@@ -300,6 +323,8 @@ export class Avatar {
     const rotate = Math.sin(seconds * 1.1) * amp + face.listen * (5 + Math.sin(seconds * 2.4) * 1.2);
     const nod = Math.sin(seconds * (this.speaking ? 3.1 : 1.7)) * (this.speaking ? 1.4 : 0.6) + face.listen * 1.5;
     this.set("head", "transform", `translate(0 ${nod.toFixed(2)}) rotate(${rotate.toFixed(2)} 100 190)`);
+    this.head.tilt = rotate;
+    this.head.nod = nod;
 
     // Brows: inner and outer ends move separately (sad: inner up; angry: inner down and in).
     const up = face.listen * 3;

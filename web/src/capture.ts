@@ -2,7 +2,8 @@
 // frame rate; the microphone runs through an AudioWorklet that resamples to 16 kHz PCM16 in 40 ms
 // chunks. Both go out as binary frames. Nothing is opened without that device's consent.
 
-import { KIND_AUDIO, KIND_VIDEO, packBinary } from "./protocol.js";
+import { packBinary } from "./binary.js";
+import { KIND_AUDIO, KIND_VIDEO } from "./protocol.js";
 
 // Frames fit in 320x240 with the camera's aspect ratio kept: a squeezed face is not a face to a detector.
 const FRAME_WIDTH = 320;

@@ -3,8 +3,9 @@
 
 import { api, ApiError, type Consent } from "./api.js";
 import { Avatar } from "./avatar.js";
+import { AvatarChoice } from "./avatar-choice.js";
 import { Camera, Microphone } from "./capture.js";
-import { EMOTIONS, type FusedEvent, type ReplyEvent, type ServerEvent } from "./protocol.js";
+import { EMOTIONS, type Emotion, type FusedEmotionEvent, type ServerEvent } from "./protocol.js";
 import { GatewaySocket, type SocketState } from "./socket.js";
 import { Timeline } from "./timeline.js";
 
@@ -71,8 +72,12 @@ function setupLanding(): void {
 
 // --- consent ---------------------------------------------------------------------------------------
 
+/** Who is logged in: their own avatar file (if any) is kept in this browser under this name. */
+let account = "";
+
 async function toConsent(): Promise<void> {
   const me = await api.me();
+  account = me.username;
   $("who").textContent = me.username;
   $<HTMLInputElement>("consent-camera").checked = me.consent.camera;
   $<HTMLInputElement>("consent-microphone").checked = me.consent.microphone;
@@ -96,6 +101,12 @@ function setupConsent(): void {
 const avatar = new Avatar($("avatar"), (speaking) => {
   $("avatar").dataset.speaking = String(speaking);
 });
+const avatarChoice = new AvatarChoice(
+  $("avatar"),
+  avatar,
+  { file: $<HTMLInputElement>("avatar-file"), reset: $<HTMLButtonElement>("avatar-builtin"), message: $("avatar-message") },
+  status,
+);
 const timeline = new Timeline($("timeline"), $("timeline-table").querySelector("tbody")!);
 let socket: GatewaySocket;
 let camera: Camera | null = null;
@@ -106,6 +117,9 @@ const interrupted = new Set<string>();
 // For tests and the curious: the live objects (read-only views, nothing secret: no token lives here).
 (window as unknown as Record<string, unknown>).mrrrme = {
   avatar,
+  get avatar3d() {
+    return avatarChoice.current;
+  },
   timeline,
   get socket() {
     return socket;
@@ -122,20 +136,27 @@ function percent(value: unknown): string {
   return typeof value === "number" ? `${Math.round(value * 100)}%` : "–";
 }
 
-function showReading(name: string, event: ServerEvent): void {
+/** What the live rows show of a face, voice, text or fused estimate. */
+interface Shown {
+  emotion: Emotion | null;
+  confidence?: number;
+  quality?: number | null;
+}
+
+function showReading(name: string, event: Shown): void {
   const row = $(`live-${name}`);
-  row.querySelector(".emotion")!.textContent = (event.emotion as string | null) ?? "none";
+  row.querySelector(".emotion")!.textContent = event.emotion ?? "none";
   row.querySelector(".confidence")!.textContent = percent(event.confidence);
   const quality = row.querySelector(".quality");
   if (quality) quality.textContent = percent(event.quality);
   row.dataset.emotion = String(event.emotion ?? "");
 }
 
-function showFused(event: FusedEvent): void {
+function showFused(event: FusedEmotionEvent): void {
   // The fused event has no `confidence`: how sure it is, is the probability of the emotion it chose.
   // Its intensity (how strongly that emotion shows) is a different number, shown under its own name.
   const confidence = event.probabilities?.[EMOTIONS.indexOf(event.emotion)];
-  showReading("fused", { ...event, confidence } as unknown as ServerEvent);
+  showReading("fused", { emotion: event.emotion, confidence });
   $("fused-intensity").textContent = `Overall intensity: ${percent(event.intensity)}`;
   const flags: string[] = [];
   if (event.masking) flags.push("Possible masking: a smiling face, but the voice or words sound sad or angry.");
@@ -158,7 +179,7 @@ function onEvent(event: ServerEvent): void {
     case "ready":
       socket.send({ type: "preferences", ...preferences() });
       // Consent may have changed (another tab) while the socket was down: what the server holds wins.
-      void applyConsent(event.consent as Consent);
+      void applyConsent(event.consent);
       break;
     case "face_emotion":
       showReading("face", event);
@@ -170,14 +191,14 @@ function onEvent(event: ServerEvent): void {
       showReading("text", event);
       break;
     case "fused_emotion":
-      showFused(event as unknown as FusedEvent);
+      showFused(event);
       break;
     case "transcript":
-      $("transcript").textContent = String(event.text || "…");
-      if (event.text) addLine("user", String(event.text));
+      $("transcript").textContent = event.text || "…";
+      if (event.text) addLine("user", event.text);
       break;
     case "llm_response": {
-      const reply = event as unknown as ReplyEvent;
+      const reply = event;
       if (interrupted.has(reply.turn_id)) break;
       const line = replies.get(reply.turn_id) ?? addLine("assistant", "");
       replies.set(reply.turn_id, line);
@@ -188,14 +209,14 @@ function onEvent(event: ServerEvent): void {
     }
     case "interrupt":
       avatar.stop();
-      if (event.turn_id) interrupted.add(String(event.turn_id));
+      if (event.turn_id) interrupted.add(event.turn_id);
       break;
     case "consent":
       status(`Consent now: camera ${event.camera ? "on" : "off"}, microphone ${event.microphone ? "on" : "off"}.`);
-      void applyConsent({ camera: Boolean(event.camera), microphone: Boolean(event.microphone) });
+      void applyConsent({ camera: event.camera, microphone: event.microphone });
       break;
     case "error":
-      status(String(event.message));
+      status(event.message);
       break;
   }
 }
@@ -222,6 +243,7 @@ async function refreshStats(): Promise<void> {
 
 async function startSession(consent: Consent): Promise<void> {
   show("app");
+  void avatarChoice.restore(account);
   socket = new GatewaySocket(onEvent, onState, () => undefined);
   socket.open();
   await applyConsent(consent);
@@ -319,6 +341,7 @@ function stopDevices(): void {
   consentNow = { camera: false, microphone: false };
   showDeviceControls();
   avatar.stop();
+  avatarChoice.close();
 }
 
 async function toLanding(): Promise<void> {
@@ -361,6 +384,7 @@ function setupApp(): void {
     if (!confirm("Delete your account and everything stored about you? This cannot be undone.")) return;
     socket.close();
     await api.deleteAccount();
+    await avatarChoice.forget(account);
     await toLanding();
     status("Your account and all its data were deleted.");
   });

@@ -35,7 +35,7 @@ export class GatewaySocket {
       const event = JSON.parse(message.data) as ServerEvent;
       if (event.type === "ready") {
         this.attempt = 0;
-        this.sessionId = String(event.session_id);
+        this.sessionId = event.session_id;
         this.onState("ready", this.sessionId);
         this.onReady();
       }

@@ -4,7 +4,7 @@
 // each. The same points fill a real <table> (in a <details>) for keyboard and screen-reader users: the
 // chart is a picture, the table is the data.
 
-import { EMOTIONS, type Emotion, type FusedEvent } from "./protocol.js";
+import { EMOTIONS, type Emotion, type FusedEmotionEvent } from "./protocol.js";
 import uPlot from "./vendor/uPlot.esm.js";
 
 type Modality = "face" | "voice" | "text";
@@ -60,7 +60,7 @@ function marks(shape: Shape): uPlot.Series.Points.PathBuilder {
 
 export class Timeline {
   readonly element: HTMLElement;
-  private readonly points: FusedEvent[] = [];
+  private readonly points: FusedEmotionEvent[] = [];
   private chart: uPlot | null = null;
   /** The time labels on the x axis as last drawn (tests read them: the canvas cannot be read). */
   xTicks: string[] = [];
@@ -85,7 +85,7 @@ export class Timeline {
     this.build();
   }
 
-  add(point: FusedEvent): void {
+  add(point: FusedEmotionEvent): void {
     this.points.push(point);
     this.chart?.setData(this.data());
     this.addRow(point);
@@ -179,7 +179,7 @@ export class Timeline {
     if (this.chart && Math.abs(this.chart.width - width) > 1) this.chart.setSize({ width, height: HEIGHT });
   }
 
-  private addRow(point: FusedEvent): void {
+  private addRow(point: FusedEmotionEvent): void {
     const row = document.createElement("tr");
     const flags = [point.masking ? "masking" : "", point.conflict ? "mixed signals" : ""].filter(Boolean).join(", ");
     const reading = (key: Modality) => {
