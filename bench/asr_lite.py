@@ -42,9 +42,10 @@ def main() -> None:
     from pocketsphinx import Decoder
 
     import services.asr.backends.lite as lite
+    from mrrrme.eval.packaged import edit_distance, words
     from services.asr.settings import AsrSettings
     from tests.speech import synthesize
-    from tests.test_asr_lite import SENTENCES, edit_distance, words
+    from tests.test_asr_lite import SENTENCES
 
     audio = [
         (s, np.concatenate([GATEWAY_PAD, synthesize(s).astype(np.float32) / 32768, GATEWAY_PAD]))

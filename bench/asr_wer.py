@@ -140,7 +140,7 @@ def recognisers(threads: int, which: list[str], beam: int = 1) -> dict[str, Call
 
 
 def main() -> None:
-    from tests.test_asr_whisper_lite import edit_distance, words
+    from mrrrme.eval.packaged import edit_distance, words
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sentences", type=int, default=len(SENTENCES), help="how many of the 52 sentences")

@@ -4,9 +4,9 @@
 
 Starts a private NATS and Redis, the gateway and all seven services (lite) in this process (each model
 on its own thread), then plays a spoken sentence and 1 s of silence in real time per turn through the
-Python client and times what arrives. Stages are measured at the client from the moment the speech
-ended: `utterance` (the gateway's VAD needs 600 ms of silence before it cuts), transcript, fused emotion
-and the first `llm_response`.
+Python client and times what arrives, then listens to the whole reply before the next turn. Stages are
+measured at the client from the moment the speech ended: transcript, the emotions, the fused emotion and
+the first `llm_response`. A turn with no reply within 30 s is counted as lost.
 """
 
 from __future__ import annotations
@@ -81,17 +81,23 @@ async def run(turns: int) -> None:
                 speech_end = time.monotonic()
                 tail = asyncio.create_task(client.stream_audio(silence(1.0).tobytes(), chunk_ms=40))
                 marks: dict[str, float] = {}
-                async with asyncio.timeout(30):
-                    async for _, event in client.events():
-                        kind = event["type"]
-                        if kind == "fused_emotion" and event.get("live"):
-                            continue
-                        marks.setdefault(kind, time.monotonic() - speech_end)
-                        if kind == "llm_response":
-                            break
+                playing_until = 0.0
+                try:
+                    async with asyncio.timeout(30):
+                        async for _, event in client.events():
+                            kind = event["type"]
+                            if kind == "fused_emotion" and event.get("live"):
+                                continue
+                            marks.setdefault(kind, time.monotonic() - speech_end)
+                            if kind == "llm_response":
+                                playing_until = max(playing_until, time.monotonic()) + event["duration"]
+                                if event["final"]:
+                                    break
+                except TimeoutError:  # a lost turn is a result, not the end of the run
+                    print(f"turn {turn + 1:2d}: no reply within 30 s; arrived: {sorted(marks)}", flush=True)
                 await tail
-                # let the reply finish and the connection go quiet before the next turn
-                await asyncio.sleep(2.0)
+                # The person listens to the whole reply before speaking again (barge-in has its own bench).
+                await asyncio.sleep(max(0.0, playing_until - time.monotonic()) + 0.5)
                 with contextlib.suppress(TimeoutError):
                     while True:
                         await client.receive(timeout=0.2)

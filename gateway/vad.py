@@ -267,14 +267,35 @@ class Segmenter:
     def tick(self) -> list[SegmentEvent]:
         """Between chunks (the session calls it every few tens of ms): the turn model's answer, and the end
         of an utterance whose audio stopped coming (a client that stopped streaming after its last words,
-        a muted microphone): once the silence heard plus the time without audio reaches the silence limit,
-        the missing audio counts as silence."""
+        a muted microphone, push-to-talk): then the time without audio counts as silence, for the turn
+        model's decision window (an answer asked for just before the audio stopped is acted on) and for
+        the silence limit."""
         events = self._drain()
-        if events or not self._triggered or self._decision is not None:
+        if events or not self._triggered:
             return events
-        limit_ms = self.config.turn_max_silence_ms if self._turn is not None else self.config.min_silence_ms
         missing_ms = (time.monotonic() - self._last_audio) * 1000
-        if missing_ms >= 2 * CHUNK_MS and self._silent_run * CHUNK_MS + missing_ms >= limit_ms:
+        if missing_ms < 2 * CHUNK_MS:
+            return []  # audio is coming: its chunks decide
+        silence_ms = self._silent_run * CHUNK_MS + missing_ms
+        model_rule = self._turn is not None and not self._turn_failed
+        if model_rule and self._voiced_chunks * CHUNK_MS >= self.config.min_speech_ms:
+            self._ask_if_due(silence_ms)  # the audio stopped before the question was due: ask now
+        if self._decision is not None:
+            if not self._decision.done():
+                if time.monotonic() - self._asked_at < DECISION_TIMEOUT_S:
+                    return []
+                log.warning("turn model gave no answer within %.0f s; ending turns on silence", DECISION_TIMEOUT_S)
+                self._turn_failed = True
+                self._drop_decision()
+            elif silence_ms < self._asked_silence_ms + DECISION_WINDOW_MS:
+                return []
+            else:
+                ended = self._answered()
+                if ended:
+                    return ended
+        model_rule = self._turn is not None and not self._turn_failed  # (a stuck model hands over to silence)
+        limit_ms = self.config.turn_max_silence_ms if model_rule else self.config.min_silence_ms
+        if silence_ms >= limit_ms:
             return self._end_of_speech("stalled")
         return []
 
@@ -358,6 +379,13 @@ class Segmenter:
 
     def _consult(self, silence_ms: float) -> list[SegmentEvent] | None:
         """Ask the model when the silence is long enough, and act on its answer once there is one."""
+        self._ask_if_due(silence_ms)
+        if self._decision is not None and self._decision.done() and self._past_window():
+            return self._answered()
+        return None
+
+    def _ask_if_due(self, silence_ms: float) -> None:
+        """Ask the model whether the turn is complete, once the silence is long enough (or again, later)."""
         assert self._turn is not None
         if self._decision is None and silence_ms >= max(self.config.turn_silence_ms, self._next_ask_ms):
             recheck = self.config.turn_recheck_ms
@@ -373,9 +401,6 @@ class Segmenter:
             else:
                 self._decision = self._turn.submit(audio)
             self._asked_at, self._asked_silence_ms = time.monotonic(), silence_ms
-        if self._decision is not None and self._decision.done() and self._past_window():
-            return self._answered()
-        return None
 
     def _answered(self) -> list[SegmentEvent] | None:
         decision, self._decision = self._decision, None

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
 from nats.aio.client import Client as NATS
 
 from mrrrme import subjects
 from mrrrme.contracts import ErrorEvent, Transcript, Utterance, encode, new_id
+from mrrrme.eval.packaged import edit_distance, words
 from mrrrme.stack.infra import NatsServer
 from services.asr.backends.lite import SphinxBackend
 from services.asr.service import AsrService
@@ -27,19 +26,6 @@ SENTENCES = [
     "I could not sleep last night",
     "we went for a long walk in the park",
 ]
-
-
-def words(text: str) -> list[str]:
-    return re.sub(r"[^a-z' ]", " ", text.lower()).split()
-
-
-def edit_distance(reference: list[str], hypothesis: list[str]) -> int:
-    row = list(range(len(hypothesis) + 1))
-    for i, ref in enumerate(reference, 1):
-        previous, row[0] = row[:], i
-        for j, hyp in enumerate(hypothesis, 1):
-            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (ref != hyp))
-    return row[-1]
 
 
 @pytest.fixture(scope="module")

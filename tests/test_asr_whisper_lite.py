@@ -3,11 +3,10 @@ silence, noise, hum and garbage input, and the service over real NATS."""
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
 
+from mrrrme.eval.packaged import edit_distance, words
 from mrrrme.runtime import BadInput
 from services.asr.backends.whisper_lite import WhisperLiteBackend, model_dir
 from services.asr.settings import AsrSettings
@@ -34,19 +33,6 @@ def espeak_speech(text: str, voice: str = "en-us", variant: str = "") -> np.ndar
     spoken = espeak.speak(text, voice, variant)
     audio = resample_poly(spoken.pcm.astype(np.float64), 320, 441)  # 22050 * 320 / 441 = 16000
     return np.asarray(np.clip(audio, -32768, 32767), dtype=np.int16)
-
-
-def words(text: str) -> list[str]:
-    return re.sub(r"[^a-z' ]", " ", text.lower()).split()
-
-
-def edit_distance(reference: list[str], hypothesis: list[str]) -> int:
-    row = list(range(len(hypothesis) + 1))
-    for i, ref in enumerate(reference, 1):
-        previous, row[0] = row[:], i
-        for j, hyp in enumerate(hypothesis, 1):
-            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (ref != hyp))
-    return row[-1]
 
 
 def as_float(samples: np.ndarray) -> np.ndarray:

@@ -367,3 +367,44 @@ def test_too_little_speech_is_not_speculated(vad: SileroVad) -> None:
     config = SegmenterConfig(speculate=True, min_speech_ms=5000)  # the whole sentence is "too short"
     audio = np.concatenate([silence(0.5), voiced(synthesize("What time is it?")), silence(1.0)])
     assert [e.kind for e in segment(vad, audio, config, FakeTurn(lambda audio: 0.0))] == ["speech_start"]
+
+
+# --- audio that stops coming ----------------------------------------------------------------------
+
+
+def fed_then_stopped(
+    vad: SileroVad, audio: np.ndarray, turn: TurnModel, seconds: float
+) -> tuple[list[SegmentEvent], list[SegmentEvent]]:
+    """Feed `audio` (40 ms chunks, at once), then no more audio: tick for `seconds` as the session does."""
+    segmenter = Segmenter(vad, MODEL_RULE, clock=0.0, turn=turn)
+    data = audio.astype("<i2").tobytes()
+    fed = [e for offset in range(0, len(data), 1280) for e in segmenter.feed(data[offset : offset + 1280])]
+    ticked: list[SegmentEvent] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not utterances(ticked):
+        time.sleep(0.04)
+        ticked += segmenter.tick()
+    return fed, ticked
+
+
+def test_a_question_asked_just_before_the_audio_stops_is_answered(vad: SileroVad) -> None:
+    """The model was asked at 200 ms of silence, then the client stopped streaming (push-to-talk): the time
+    without audio is silence, so its 'complete' is acted on without waiting for audio that never comes."""
+    complete = FakeTurn(lambda audio: 1.0, delay=0.05)
+    audio = np.concatenate([silence(0.3), voiced(synthesize("Can you help me relax?")), silence(0.24)])
+    fed, ticked = fed_then_stopped(vad, audio, complete, 3.0)
+    assert utterances(fed) == []
+    (utterance,) = utterances(ticked)
+    assert utterance.reason == "model" and complete.calls == 1
+
+
+def test_an_open_turn_whose_audio_stops_ends_at_the_silence_limit(vad: SileroVad) -> None:
+    """'Incomplete' answers, and the audio stops while the last question is out: the utterance still ends,
+    at the long silence limit counted with the time without audio (it used to wait for audio forever)."""
+    never = FakeTurn(lambda audio: 0.0, delay=0.3)
+    audio = np.concatenate([silence(0.3), voiced(synthesize("I went to the store and")), silence(1.0)])
+    started = time.monotonic()
+    _fed, ticked = fed_then_stopped(vad, audio, never, 4.0)
+    (utterance,) = utterances(ticked)
+    assert utterance.reason == "stalled" and never.calls >= 2
+    assert time.monotonic() - started < 3.0  # within the 1.6 s limit plus the ticks, not the 4 s allowed

@@ -78,9 +78,13 @@ async def test_speech_and_a_face_get_emotions_then_a_spoken_lip_synced_reply(
             events: list[dict[str, Any]] = []
 
             async def listen() -> None:
+                """Until the last sentence of the reply to what was said (the turn id is the utterance's)."""
+                said: set[str] = set()
                 async for _, event in client.events():
                     events.append(event)
-                    if event["type"] == "llm_response" and event["final"]:
+                    if event["type"] == "transcript":
+                        said.add(event["utterance_id"])
+                    if event["type"] == "llm_response" and event["final"] and event["turn_id"] in said:
                         return
 
             listening = asyncio.create_task(listen())
@@ -111,7 +115,9 @@ async def test_speech_and_a_face_get_emotions_then_a_spoken_lip_synced_reply(
             except TimeoutError:
                 raise AssertionError(f"events: {[e['type'] for e in events]}") from None
     kinds = [e["type"] for e in events]
-    fused_at = next(i for i, e in enumerate(events) if e["type"] == "fused_emotion" and not e["live"])
+    turns = [i for i, e in enumerate(events) if e["type"] == "fused_emotion" and not e["live"]]
+    assert turns, f"no fused emotion for the turn: {kinds}"
+    fused_at = turns[0]
     transcript = next(e for e in events if e["type"] == "transcript")
     # Whatever the recogniser's casing and punctuation (Whisper writes both, pocketsphinx neither).
     assert " ".join(re.sub(r"[^a-z' ]", " ", transcript["text"].lower()).split()) == "i am so happy to see you today"
