@@ -23,17 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.asr_lite import MORE_SENTENCES
+from tests.test_asr_lite import SENTENCES as TEST_SENTENCES
 
 SENTENCES = [
     "I lost my keys this morning and the whole day went wrong",
-    "I had a really good day at work today",
-    "I feel sad and tired",
-    "can you help me relax",
-    "my name is Alice and I live in Amsterdam",
-    "I am worried about my exams next week",
-    "thank you for listening to me",
-    "I could not sleep last night",
-    "we went for a long walk in the park",
+    *TEST_SENTENCES,  # tests/test_asr_lite.py's eight
     *MORE_SENTENCES,  # bench/asr_lite.py's ten
     "what should I cook for dinner tonight",
     "my friend is moving to another city next month",
