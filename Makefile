@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut -c1-12)
 
 .PHONY: install run test lint typecheck pytest clean docs models web browser kubectl protocol image image-smoke \
-	eval eval-packaged
+	compose-smoke eval eval-packaged
 
 $(STAMP):
 	@echo "==> creating $(VENV) and installing the mesh with its dev tools (first run takes a minute)"
@@ -91,12 +91,18 @@ protocol: install
 # Container images (tools/image.sh): mrrrme:lite and the torch-less mrrrme:core, with podman (installed with
 # apt when missing) or docker; base images from Debian packages (mmdebstrap) where no registry is reachable.
 # image-smoke runs the lite stack from them, one container per process, and answers one typed turn aloud.
+# compose-smoke runs deploy/compose.yaml (with compose.offline.yaml: no registry here) by Docker Compose v2 on a
+# docker engine (tools/compose.sh starts Debian's dockerd when none answers) and answers one typed turn aloud.
 # docs/deployment.md says how long each takes.
 image:
 	nice -n 10 tools/image.sh
 
 image-smoke: install
-	MRRRME_IMAGE_TEST=1 $(BIN)/pytest -q -p no:cacheprovider -s tests/test_image.py
+	MRRRME_IMAGE_TEST=1 $(BIN)/pytest -q -p no:cacheprovider -s tests/test_image.py -k 'not compose'
+
+compose-smoke: install
+	nice -n 10 tools/compose.sh env MRRRME_IMAGE_TEST=1 $(BIN)/pytest -q -p no:cacheprovider -s \
+		tests/test_image.py -k compose
 
 # The evaluation harness (docs/evaluation.md): `make eval DATA=path/to/dataset` writes the report into OUT;
 # EVAL_ARGS passes more options (`--layout meld --limit 500 --backend full`). `make eval-packaged` measures

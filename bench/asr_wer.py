@@ -116,7 +116,9 @@ def with_noise(speech: np.ndarray, snr_db: float | None, rng: np.random.Generato
     return np.asarray(np.clip(audio + noise, -1.0, 1.0), dtype=np.float32)
 
 
-def recognisers(threads: int, which: list[str], beam: int = 1) -> dict[str, Callable[[np.ndarray], str]]:
+def recognisers(
+    threads: int, which: list[str], beam: int = 1, windows: tuple[int, ...] = (15,), vad_filter: bool = False
+) -> dict[str, Callable[[np.ndarray], str]]:
     found: dict[str, Callable[[np.ndarray], str]] = {}
     from services.asr.settings import AsrSettings
 
@@ -128,8 +130,18 @@ def recognisers(threads: int, which: list[str], beam: int = 1) -> dict[str, Call
     if "whisper" in which:
         from services.asr.backends.whisper_lite import WhisperLiteBackend
 
-        whisper = WhisperLiteBackend(AsrSettings(whisper_threads=threads, whisper_beam_size=beam))
-        found[f"whisper tiny.en (beam {beam}, {threads} threads)"] = lambda audio: whisper.transcribe(audio, "en").text
+        for window in windows:
+            whisper = WhisperLiteBackend(
+                AsrSettings(
+                    whisper_threads=threads,
+                    whisper_beam_size=beam,
+                    whisper_window_s=window,
+                    whisper_vad_filter=vad_filter,
+                )
+            )
+            filtered = ", VAD filter" if vad_filter else ""
+            name = f"whisper tiny.en (beam {beam}, {threads} threads, {window} s window{filtered})"
+            found[name] = lambda audio, whisper=whisper: whisper.transcribe(audio, "en").text
     return found
 
 
@@ -142,6 +154,10 @@ def main() -> None:
     parser.add_argument("--recognisers", nargs="+", default=["sphinx", "whisper"], choices=["sphinx", "whisper"])
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for Whisper")
     parser.add_argument("--beam", type=int, default=1, help="Whisper's beam width")
+    parser.add_argument(
+        "--window", type=int, nargs="+", default=[15], help="Whisper's encoder window in seconds (several: compare)"
+    )
+    parser.add_argument("--vad-filter", action="store_true", help="also run faster-whisper's Silero filter")
     args = parser.parse_args()
     sentences = SENTENCES[: args.sentences]
     rng = np.random.default_rng(0)
@@ -150,7 +166,9 @@ def main() -> None:
         (s, v, snr, with_noise(speak(s, v), snr, rng)) for v in args.voices for s in sentences for snr in CONDITIONS
     ]
     scores: dict[tuple[str, str, str], Score] = {}
-    for name, recognise in recognisers(args.threads, args.recognisers, args.beam).items():
+    for name, recognise in recognisers(
+        args.threads, args.recognisers, args.beam, tuple(args.window), args.vad_filter
+    ).items():
         recognise(recordings[0][3])  # warm-up
         for sentence, voice, snr, audio in recordings:
             started = time.perf_counter()

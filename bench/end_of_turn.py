@@ -14,6 +14,9 @@ Two measurements, for each rule, through the gateway's real Segmenter (Silero VA
   stream time, plus for the model the time of its last call (measured here, one thread). In the gateway
   the answer is picked up with the next audio chunk after it is ready (the web client sends one every
   40 ms), so add up to 40 ms for that.
+Rules: the silence rule, Smart Turn alone, and Smart Turn with the word check (gateway/turn_words.py: the
+early transcript, recognised by the lite Whisper when the silence began, must not say the sentence goes on;
+its decision waits for those words, timed here as they were recognised) at each of `--word-thresholds`.
 Speech: piper's joe voice and espeak-ng voices (`tests/test_asr_whisper_lite.espeak_speech`).
 """
 
@@ -104,7 +107,17 @@ def main() -> None:
     parser.add_argument("--recheck-ms", type=int, default=SegmenterConfig.turn_recheck_ms)
     parser.add_argument("--max-silence-ms", type=int, default=SegmenterConfig.turn_max_silence_ms)
     parser.add_argument("--threshold", type=float, default=SegmenterConfig.turn_threshold)
+    parser.add_argument(
+        "--word-thresholds", type=float, nargs="*", default=[SegmenterConfig.turn_threshold, 0.7, 0.5],
+        help="thresholds to try with the word check (the early transcript's words)",
+    )  # fmt: skip
     args = parser.parse_args()
+    from gateway.turn_words import sounds_unfinished
+    from services.asr.backends.whisper_lite import WhisperLiteBackend
+    from services.asr.settings import AsrSettings
+
+    whisper = WhisperLiteBackend(AsrSettings())
+    asr_ms: list[float] = []
 
     vad, model = SileroVad(), TurnModel()
     model.warm_up()
@@ -131,14 +144,33 @@ def main() -> None:
             turn_threshold=args.threshold,
         ),
     }
+    for threshold in args.word_thresholds:
+        rules[f"smart turn {threshold:g} + words"] = SegmenterConfig(
+            end_of_turn="model",
+            turn_silence_ms=args.turn_silence_ms,
+            turn_recheck_ms=args.recheck_ms,
+            turn_max_silence_ms=args.max_silence_ms,
+            turn_threshold=threshold,
+            speculate=True,
+            word_check=True,
+        )
 
-    def utterances(audio: np.ndarray, config: SegmenterConfig) -> list[tuple[float, str]]:
+    def utterances(audio: np.ndarray, config: SegmenterConfig) -> list[tuple[float, float, str]]:
+        """(stream time of the decision, of the early transcript's words or 0, why) for each utterance."""
         segmenter = Segmenter(vad, config, clock=0.0, turn=model, wait_for_turn=True)
-        data, found = audio.astype("<i2").tobytes(), list[tuple[float, str]]()
+        data, found = audio.astype("<i2").tobytes(), list[tuple[float, float, str]]()
+        words_at = 0.0  # stream time at which the early transcript would be in (asked when the silence began)
         for offset in range(0, len(data), 1280):  # 40 ms chunks, as the web client sends them
-            found += [
-                (e.decided_at, e.reason) for e in segmenter.feed(data[offset : offset + 1280]) if e.kind == "utterance"
-            ]
+            for e in segmenter.feed(data[offset : offset + 1280]):
+                if e.kind == "utterance":
+                    # With the word check, the end waits for the words too (here they were heard at once).
+                    found.append((e.decided_at, words_at if config.word_check and e.speculation else 0.0, e.reason))
+                elif e.kind == "speculate" and e.speculation is not None:
+                    started = time.perf_counter()
+                    text = whisper.transcribe(np.frombuffer(e.pcm, "<i2").astype(np.float32) / 32768.0, "en").text
+                    asr_ms.append(1000 * (time.perf_counter() - started))
+                    words_at = e.decided_at + asr_ms[-1] / 1000
+                    segmenter.heard(e.speculation, sounds_unfinished(text))
         return found
 
     print(f"synthesizing for {len(args.voices)} voices ...", flush=True)
@@ -175,9 +207,10 @@ def main() -> None:
                 ended = utterances(audio, config)
                 if not ended:
                     continue
-                decided, reason = ended[0]
+                decided, words_at, reason = ended[0]
                 by_limit += reason == "max_silence"
-                waits.append(1000 * (decided - end) + (call_ms[-1] if reason == "model" and call_ms else 0.0))
+                decided += (call_ms[-1] / 1000) if reason == "model" and call_ms else 0.0
+                waits.append(1000 * (max(decided, words_at) - end))
             p90 = sorted(waits)[max(0, round(0.9 * len(waits)) - 1)] if waits else float("nan")
             median = statistics.median(waits) if waits else float("nan")
             print(
@@ -186,6 +219,8 @@ def main() -> None:
                 flush=True,
             )
     print(f"\nmodel call (features + ONNX, one thread): median {statistics.median(every_call_ms):.0f} ms")
+    if asr_ms:
+        print(f"early transcript (Whisper tiny.en, lite settings): median {statistics.median(asr_ms):.0f} ms")
 
 
 if __name__ == "__main__":

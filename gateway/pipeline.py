@@ -21,6 +21,7 @@ from gateway.opus import Recording, RecordingLimits
 from gateway.protocol import CLOSE_TOO_BIG, ProtocolError
 from gateway.settings import GatewaySettings
 from gateway.speculation import EarlyRecognition
+from gateway.turn_words import sounds_unfinished
 from gateway.vad import Segmenter, SegmentEvent
 from mrrrme import subjects
 from mrrrme.contracts import Frame, Transcript, Utterance, new_id
@@ -128,9 +129,23 @@ class MediaPipeline:
             if segment.kind == "speech_start":
                 await self._speech_started()
             elif segment.kind == "speculate" and self._early is not None and segment.speculation is not None:
-                self._early.start(segment.speculation, self._utterance(segment))
+                recognition = self._early.start(segment.speculation, self._utterance(segment))
+                recognition.add_done_callback(self._words_heard(segment.speculation))
             elif segment.kind == "utterance":
                 await self._publish_utterance(segment)
+
+    def _words_heard(self, speculation: int) -> Callable[[asyncio.Task[Transcript | None]], None]:
+        """Tell the segmenter what an early transcript's words say about the end of the turn (its next
+        chunk or tick acts on it)."""
+
+        def heard(recognition: asyncio.Task[Transcript | None]) -> None:
+            if recognition.cancelled():
+                return
+            transcript = recognition.result()
+            unfinished = None if transcript is None else sounds_unfinished(transcript.text)
+            self._segmenter.heard(speculation, unfinished)
+
+        return heard
 
     def _utterance(self, segment: SegmentEvent, early: Transcript | None = None) -> Utterance:
         return Utterance(

@@ -95,6 +95,12 @@ class GatewaySettings(MeshSettings):
         "decided; the early transcript is used only if the utterance ends in that silence (off: recognise "
         "after the end, the cheapest on a loaded machine)",
     )
+    turn_word_check: bool = Field(
+        True,
+        description="Model rule with speculative_asr: a turn the model calls complete ends only once the early "
+        "transcript's words do not say the sentence goes on (a trailing '...', 'and', 'the', 'to': "
+        "gateway/turn_words.py)",
+    )
     early_asr_timeout_s: float = Field(
         5.0, description="How long an early recognition may take before the utterance is recognised as usual"
     )

@@ -41,11 +41,12 @@ class EarlyRecognition:
         self._speculation: int | None = None
         self._task: asyncio.Task[Transcript | None] | None = None
 
-    def start(self, speculation: int, utterance: Utterance) -> None:
+    def start(self, speculation: int, utterance: Utterance) -> asyncio.Task[Transcript | None]:
         """Recognise `utterance` (the audio so far) now; an earlier speculation is moot."""
         self.discard()
         self._speculation = speculation
         self._task = asyncio.create_task(self._recognise(utterance), name=f"early-asr-{self._session_id}")
+        return self._task
 
     def claim(self, speculation: int | None) -> asyncio.Task[Transcript | None] | None:
         """For the utterance ending now: the recognition of its very audio if `speculation` names the one

@@ -15,6 +15,9 @@ Speculative recognition (`SegmenterConfig.speculate`): when a silence reaches `t
 this silence, so the recogniser can start while the end of the turn is still being decided. The
 utterance that ends in that same silence names the speculation (`SegmentEvent.speculation`) and has the
 very same audio; speech before the end voids it (the next utterance names none or a later one).
+With `word_check`, a 'complete' from the model also waits for that early transcript (reported with
+`heard`) and stands only when its words do not say the sentence goes on ("I went to the store and...":
+gateway/turn_words.py); the transcript is needed before fusion anyway, so the wait costs a turn nothing.
 The model call (~25-75 ms) runs on the model's own thread: `feed` only submits it and picks up the
 answer on a later call (audio keeps coming: the microphone streams silence too), so the event loop that
 calls `feed` is never blocked. Speech that resumes before the answer makes the answer moot.
@@ -104,6 +107,12 @@ DECISION_WINDOW_MS = 120.0
 overtakes it. A little over the model's time per call here (~75 ms, ~100 ms under load)."""
 DECISION_TIMEOUT_S = 2.0
 """A turn model that has not answered by then (a stuck thread) hands the session back to the silence rule."""
+WORDS_TIMEOUT_S = 1.5
+"""A 'complete' held for the early transcript's words ends the turn anyway when they take longer than this
+(a slow or missing recogniser must not stretch every turn to the silence limit)."""
+Words = Literal["pending", "finished", "unfinished", "unknown"]
+"""What the early transcript of this silence's speculation says: not there yet, the sentence is finished,
+it goes on, or it will not come (recognition failed)."""
 EndReason = Literal["", "silence", "model", "max_silence", "max_length", "flush", "stalled"]
 
 
@@ -144,6 +153,9 @@ class SegmenterConfig:
     """Model rule: the probability of 'complete' at which the turn ends. High, because on synthesized speech
     (bench/end_of_turn.py) Smart Turn often gives a broken-off phrase 0.5-0.9: at 0.9 a finished turn that
     scores lower at the first question is simply asked again `turn_recheck_ms` later."""
+    word_check: bool = False
+    """Model rule with speculation: a 'complete' waits for the early transcript's words, and stands only if
+    they do not say the sentence goes on (gateway/turn_words.py; the pipeline reports them with `heard`)."""
 
     @classmethod
     def from_settings(cls, s: GatewaySettings) -> SegmenterConfig:
@@ -159,6 +171,7 @@ class SegmenterConfig:
             turn_max_silence_ms=s.turn_max_silence_ms,
             turn_threshold=s.turn_threshold,
             speculate=s.speculative_asr,
+            word_check=s.turn_word_check,
         )
 
 
@@ -216,6 +229,8 @@ class Segmenter:
         self._asked_silence_ms = 0.0
         self._speculations = 0
         self._speculated: int | None = None  # the speculation this silence run started, while it lasts
+        self._words: Words = "unknown"  # what that speculation's transcript says
+        self._held_since: float | None = None  # monotonic time a 'complete' began waiting for the words
 
     @property
     def in_speech(self) -> bool:
@@ -256,10 +271,20 @@ class Segmenter:
 
     def poll(self) -> list[SegmentEvent]:
         """The utterance, if the turn model has answered 'complete' and the decision window has passed
-        in silence (`feed` calls it too)."""
-        if not self._triggered or self._decision is None or not self._decision.done() or not self._past_window():
+        in silence (`feed` calls it too), or a held 'complete' once the words have come."""
+        if not self._triggered:
+            return []
+        if self._held_since is not None:
+            return self._release_held()
+        if self._decision is None or not self._decision.done() or not self._past_window():
             return []
         return self._answered() or []
+
+    def heard(self, speculation: int, unfinished: bool | None) -> None:
+        """The early transcript of `speculation` has come: its words leave the sentence unfinished (True), or
+        not (False), or there is none (None: recognition failed). Moot unless it is this silence's own."""
+        if speculation == self._speculated:
+            self._words = "unknown" if unfinished is None else "unfinished" if unfinished else "finished"
 
     def _past_window(self) -> bool:
         return self._silent_run * CHUNK_MS >= self._asked_silence_ms + DECISION_WINDOW_MS
@@ -319,7 +344,7 @@ class Segmenter:
             self._silent_run += 1
         else:
             self._silent_run = 0
-            self._speculated = None  # the audio goes on: an early transcript would miss it
+            self._speculated, self._words = None, "unknown"  # the audio goes on: an early transcript would miss it
             if probability >= config.threshold:
                 self._voiced_chunks += 1
         silence_ms = self._silent_run * CHUNK_MS
@@ -362,6 +387,7 @@ class Segmenter:
             return None
         self._speculations += 1
         self._speculated = self._speculations
+        self._words = "pending" if config.word_check else "unknown"
         speech = self._trimmed()
         start = self._speech_start_sample
         pcm = np.concatenate(speech).astype("<i2").tobytes()
@@ -415,12 +441,32 @@ class Segmenter:
             if self._silent_run * CHUNK_MS >= self.config.min_silence_ms:
                 return self._end_of_speech("silence")
             return None
-        return self._end_of_speech("model") if complete else None
+        if not complete:
+            return None
+        if self._speculated is not None and self._words != "unknown":
+            # The words may still say otherwise; they do not change within this silence, so the model is
+            # not asked again: either they confirm, or the silence limit ends the turn.
+            self._next_ask_ms = math.inf
+            self._held_since = time.monotonic()
+            return self._release_held()
+        return self._end_of_speech("model")
+
+    def _release_held(self) -> list[SegmentEvent]:
+        """End the turn the model called complete once its words are in and do not say it goes on."""
+        assert self._held_since is not None
+        if self._words == "pending":
+            if time.monotonic() - self._held_since < WORDS_TIMEOUT_S:
+                return []
+            log.info("early transcript later than %.1f s: the turn ends on the model's word", WORDS_TIMEOUT_S)
+        elif self._words == "unfinished":
+            self._held_since = None  # the silence limit ends it, unless the person goes on
+            return []
+        return self._end_of_speech("model")
 
     def _drop_decision(self) -> None:
         if self._decision is not None:
             self._decision.cancel()  # dropped if still queued; a running one finishes unseen
-        self._decision, self._next_ask_ms = None, 0.0
+        self._decision, self._next_ask_ms, self._held_since = None, 0.0, None
 
     # --- ending ------------------------------------------------------------------------------
 
@@ -433,7 +479,7 @@ class Segmenter:
         speech, voiced = self._speech, self._voiced_chunks
         start = self._speech_start_sample
         self._speech, self._voiced_chunks, self._silent_run, self._triggered = [], 0, 0, False
-        self._speculated = None
+        self._speculated, self._words = None, "unknown"
         self._drop_decision()
         if not speech or voiced * CHUNK_MS < self.config.min_speech_ms:
             return []
@@ -447,7 +493,7 @@ class Segmenter:
         self._pending = np.zeros(0, dtype=np.int16)
         self._preroll.clear()
         self._speech, self._voiced_chunks, self._silent_run, self._triggered = [], 0, 0, False
-        self._speculated = None
+        self._speculated, self._words = None, "unknown"
         self._drop_decision()
 
     def flush(self) -> list[SegmentEvent]:

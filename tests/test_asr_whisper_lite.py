@@ -175,3 +175,41 @@ def test_utterances_as_they_travel_are_recognised(whisper: WhisperLiteBackend) -
     assert quiet.text == "" and quiet.words == []
     with pytest.raises(BadInput):
         utterance_audio(unit(b"\x00"), 30)
+
+
+def test_the_short_window_hears_what_the_whole_window_hears(whisper: WhisperLiteBackend) -> None:
+    """The lite default decodes a short utterance in a 10 s window (its own decode, not faster-whisper's
+    30 s loop); on the same audio it must read the same words, with word times, as the 30 s window."""
+    whole = WhisperLiteBackend(AsrSettings(whisper_threads=2, whisper_window_s=30))
+    for sentence in SENTENCES[:4]:
+        audio = as_float(np.concatenate([silence(0.4), synthesize(sentence), silence(0.3)]))
+        short, long = whisper.transcribe(audio, "en"), whole.transcribe(audio, "en")
+        assert words(short.text) == words(long.text), (short.text, long.text)
+        assert [words(w.word) for w in short.words] == [words(w.word) for w in long.words]
+        assert all(abs(a.start - b.start) <= 0.2 for a, b in zip(short.words, long.words, strict=True))
+
+
+def test_an_utterance_longer_than_the_short_window_is_heard_whole(whisper: WhisperLiteBackend) -> None:
+    """An utterance of over 16.7 s (two thirds of a 25 s window) takes faster-whisper's 30 s windows."""
+    first, second = "I lost my keys this morning and the whole day went wrong", "thank you for listening to me"
+    audio = as_float(np.concatenate([synthesize(first), silence(13.0), synthesize(second), silence(0.3)]))
+    assert len(audio) > 17 * SAMPLE_RATE
+    heard = words(whisper.transcribe(audio, "en").text)
+    assert word_error_rate([(f"{first} {second}", " ".join(heard))]) <= 0.2, heard
+
+
+def test_the_window_must_be_one_whisper_can_decode() -> None:
+    from mrrrme.backends import StartupError
+
+    for seconds in (5, 31):
+        with pytest.raises(StartupError, match="whisper_window_s"):
+            WhisperLiteBackend(AsrSettings(whisper_window_s=seconds))
+
+
+@pytest.mark.parametrize(
+    ("seconds", "window"), [(2.0, 10), (6.6, 10), (7.0, 15), (10.0, 15), (12.0, 20), (14.0, 25), (17.0, 30)]
+)
+def test_the_window_is_the_shortest_the_utterance_fits(
+    whisper: WhisperLiteBackend, seconds: float, window: int
+) -> None:
+    assert whisper._window_for(seconds) == window

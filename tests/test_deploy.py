@@ -5,17 +5,20 @@ projects document, the NATS config by nats-server itself. No container engine or
 images are neither built nor started by these tests.
 
 The drift test fails when a service in the code has no Deployment, scaler, compose service or settings in the
-manifests, or when a manifest names a service that does not exist.
+manifests, or when a manifest names a service that does not exist; the image check when a Deployment runs from an
+image that lacks the extras its process needs, or from the image with torch when the torch-less one would do.
 """
 
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import re
 import shutil
 import subprocess
 import sysconfig
+import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -27,7 +30,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from mrrrme import streams
+from mrrrme import registry, streams
 from mrrrme.configdoc import known_variables, settings_classes
 from mrrrme.stack.infra import NATS_MAX_PAYLOAD
 from mrrrme.stack.supervisor import SERVICE_NAMES
@@ -47,6 +50,10 @@ NOT_OURS = {"HF_HOME", "HF_HUB_OFFLINE", "POSTGRES_USER", "POSTGRES_PASSWORD", "
 INFRA = {"nats", "redis", "postgres"}
 IMAGE_UID = 10001
 NAMESPACE = "mrrrme"
+CORE_IMAGE, MODEL_IMAGE = "mrrrme-core", "mrrrme"
+"""The base's two image placeholders, which each overlay's `images:` names: the torch-less image and the one
+with torch (what tools/image.sh builds as mrrrme:core and mrrrme:lite; CUDA torch in the gpu overlay)."""
+DASHBOARD = DEPLOY / "grafana" / "mrrrme.json"
 
 
 @dataclass(frozen=True)
@@ -165,6 +172,12 @@ def container(workload: dict[str, Any]) -> dict[str, Any]:
 
 def env_of(workload: dict[str, Any]) -> dict[str, Any]:
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in container(workload).get("env", [])}
+
+
+def mesh_config(documents: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The generated ConfigMap every pod reads (`mrrrme-config-<hash>`), among the others (the dashboard)."""
+    (config,) = [d for d in documents if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("mrrrme-config")]
+    return config
 
 
 @cache
@@ -359,19 +372,167 @@ def test_the_drift_check_can_fail() -> None:
 
 def test_the_fact_table_agrees_with_the_service_registry() -> None:
     """FACTS repeats what mrrrme.registry says about consumption and GPUs, until the tests read the registry."""
-    from mrrrme import registry
-
     for name, manifest in registry.services().items():
         facts = FACTS[name]
         assert (facts.queue, facts.durables, facts.gpu) == (manifest.queue, manifest.durables, manifest.gpu), name
 
 
+# --- which image each process runs from -------------------------------------------------------------------------
+
+
+def pyproject_extras() -> dict[str, list[str]]:
+    extras: dict[str, list[str]] = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    return extras
+
+
+def installed_with(extras: Iterable[str]) -> frozenset[str]:
+    """The extras `pip install .[<extras>]` installs: those named and those they name (`mrrrme-mesh[store]`)."""
+    declared = pyproject_extras()
+    found: set[str] = set()
+    todo = list(extras)
+    while todo:
+        extra = todo.pop()
+        if extra in found:
+            continue
+        assert extra in declared, f"{extra}: no such extra in pyproject.toml"
+        found.add(extra)
+        for requirement in declared[extra]:
+            if inner := re.fullmatch(r"mrrrme-mesh\[([\w,]+)\]", requirement):
+                todo += inner.group(1).split(",")
+    return frozenset(found)
+
+
+def script_extras() -> dict[str, frozenset[str]]:
+    """tools/image.sh's LITE_EXTRAS and CORE_EXTRAS: what `make image` builds mrrrme:lite and mrrrme:core with."""
+    text = (ROOT / "tools" / "image.sh").read_text()
+    found = {name: frozenset(value.split(",")) for name, value in re.findall(r"^(\w+)_EXTRAS=([\w,]+)$", text, re.M)}
+    assert {"LITE", "CORE"} <= set(found), f"tools/image.sh no longer sets LITE_EXTRAS and CORE_EXTRAS: {found}"
+    return found
+
+
+def image_extras(overlay: str) -> dict[str, frozenset[str]]:
+    """The extras installed in the image each of the base's placeholders stands for, in an overlay. The gpu
+    overlay's model image is the CUDA build that compose.gpu.yaml describes (its build arguments)."""
+    built = script_extras()
+    if overlay == "lite":
+        model = built["LITE"]
+    else:
+        arguments = compose_config("gpu")["services"]["face"].get("build", {}).get("args", {})
+        assert "EXTRAS" in arguments, "compose.gpu.yaml's CUDA build (face's) names the CUDA image's EXTRAS"
+        model = frozenset(arguments["EXTRAS"].split(","))
+        assert built["LITE"] <= model, "the CUDA image holds every lite process too"
+    return {CORE_IMAGE: installed_with(built["CORE"]), MODEL_IMAGE: installed_with(model)}
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What `Backends.chosen` reads from a service's settings."""
+
+    backend: str | None
+    profile: str
+
+
+def needed_extras(workload: dict[str, Any], config: dict[str, str]) -> frozenset[str]:
+    """The extras a workload's process needs, from the code: a registered service's own extra (its manifest)
+    and, for the backend it runs in the profile it is given (MRRRME_PROFILE, MRRRME_<NAME>_BACKEND), `full`
+    when that backend runs on CUDA torch (`gpu`) plus every extra its module's `require(...)` names; a process
+    outside the registry (`python -m gateway`, `python -m mrrrme.store migrate`) needs the extra named after its
+    package (gateway, store)."""
+    command = container(workload)["command"]
+    assert command[:2] == ["python", "-m"], command
+    manifests = {manifest.module: manifest for manifest in registry.services().values()}
+    if command[2] not in manifests:
+        return installed_with([command[2].rsplit(".", 1)[-1]])
+    manifest = manifests[command[2]]
+    extras = {manifest.extra}
+    if manifest.backends is not None:
+        env = {**config, **env_of(workload)}
+        choice = Choice(env.get(f"MRRRME_{manifest.name.upper()}_BACKEND"), env["MRRRME_PROFILE"])
+        spec = manifest.backends.chosen(choice)
+        if spec.gpu:
+            extras.add("full")
+        module = importlib.util.find_spec(spec.target.partition(":")[0])
+        assert module is not None and module.origin, spec.target
+        extras |= set(re.findall(r"require\(\s*\"[\w.]+\",\s*\"(\w+)\"\s*\)", Path(module.origin).read_text()))
+    return installed_with(extras)
+
+
+def overlay_images(overlay: str) -> dict[str, str]:
+    """The overlay's `images:`, placeholder name -> the reference it becomes."""
+    kustomization = yaml.safe_load((K8S / "overlays" / overlay / "kustomization.yaml").read_text())
+    return {entry["name"]: f"{entry['newName']}:{entry['newTag']}" for entry in kustomization.get("images", [])}
+
+
+def image_problems(overlay: str, documents: Iterable[dict[str, Any]]) -> list[str]:
+    """Where a workload runs from an image that lacks what its process needs, or from the image with torch when
+    the torch-less one holds everything it needs."""
+    documents = list(documents)
+    images = overlay_images(overlay)
+    if set(images) != {CORE_IMAGE, MODEL_IMAGE}:
+        return [f"{overlay}: `images:` must name {CORE_IMAGE} and {MODEL_IMAGE}, not {sorted(images)}"]
+    if len(set(images.values())) != 2:
+        return [f"{overlay}: {CORE_IMAGE} and {MODEL_IMAGE} must be different images"]
+    placeholder = {reference: name for name, reference in images.items()}
+    extras = image_extras(overlay)
+    config = mesh_config(documents)["data"]
+    problems = []
+    for name, workload in {**of_kind(documents, "Deployment"), **of_kind(documents, "Job")}.items():
+        image = container(workload)["image"]
+        if image not in placeholder:
+            problems.append(f"{overlay}/{name}: {image} is neither of the overlay's images")
+            continue
+        needed = needed_extras(workload, config)
+        wanted = CORE_IMAGE if needed <= extras[CORE_IMAGE] else MODEL_IMAGE
+        if not needed <= extras[wanted]:
+            problems.append(f"{overlay}/{name}: no image holds {sorted(needed - extras[wanted])}")
+        elif placeholder[image] != wanted:
+            problems.append(f"{overlay}/{name}: runs from {placeholder[image]} ({image}); its extras need {wanted}")
+    return problems
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_every_pod_is_locked_down_and_uses_the_one_image(overlay: str) -> None:
+def test_every_process_runs_from_the_image_its_extras_need(overlay: str) -> None:
+    documents = rendered(overlay)
+    assert not image_problems(overlay, documents), "\n".join(image_problems(overlay, documents))
+    # The torch-less image is what its name says: nothing it installs pulls torch (tools/image.sh also builds it
+    # with TORCH_VERSION empty), so a process moved onto it that needs torch fails above.
+    declared = pyproject_extras()
+    core = image_extras(overlay)[CORE_IMAGE]
+    assert not [r for extra in core for r in declared[extra] if re.match(r"torch\b", r)], "torch in mrrrme:core"
+    on_core = {
+        name
+        for name, workload in {**of_kind(documents, "Deployment"), **of_kind(documents, "Job")}.items()
+        if container(workload)["image"] == overlay_images(overlay)[CORE_IMAGE]
+    }
+    assert on_core, "nothing runs from the torch-less image"
+
+
+def test_the_image_check_can_fail() -> None:
+    documents = [copy.deepcopy(d) for d in rendered("gpu")]
+    images = overlay_images("gpu")
+    deployments = of_kind(documents, "Deployment")
+    container(deployments["face"])["image"] = images[CORE_IMAGE]
+    container(deployments["fusion"])["image"] = images[MODEL_IMAGE]
+    container(of_kind(documents, "Job")["migrate"])["image"] = "mrrrme"
+    problems = image_problems("gpu", documents)
+    assert any(p.startswith("gpu/face: runs from mrrrme-core") for p in problems), problems
+    assert any(p.startswith("gpu/fusion: runs from mrrrme ") for p in problems), problems
+    assert "gpu/migrate: mrrrme is neither of the overlay's images" in problems
+    # The backend a pod runs decides: XTTS (the full profile's, on CUDA torch) needs `full`, Piper does not.
+    tts, config = of_kind(rendered("gpu"), "Deployment")["tts"], mesh_config(rendered("gpu"))["data"]
+    assert {"tts", "full"} <= needed_extras(tts, config)
+    assert "full" not in needed_extras(tts, {**config, "MRRRME_TTS_BACKEND": "lite"})
+    assert needed_extras(tts, {**config, "MRRRME_PROFILE": "lite"}) == {"tts"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_pod_is_locked_down_and_uses_the_overlays_images(overlay: str) -> None:
     documents = rendered(overlay)
     images = set()
     workloads = {**of_kind(documents, "Deployment"), **of_kind(documents, "Job")}
-    config = next(iter(of_kind(documents, "ConfigMap")))
+    config = mesh_config(documents)["metadata"]["name"]
     for name, workload in workloads.items():
         pod, box = pod_spec(workload), container(workload)
         assert pod["securityContext"]["runAsNonRoot"] is True, name
@@ -399,18 +560,42 @@ def test_every_pod_is_locked_down_and_uses_the_one_image(overlay: str) -> None:
                 assert value["secretKeyRef"]["name"] == "mrrrme-secrets", (
                     f"{name}: {variable} must come from the Secret"
                 )
-    assert len(images) == 1, images
-    (image,) = images
-    assert re.fullmatch(r"[a-z0-9.-]+\.[a-z]+(:\d+)?/[a-z0-9/_-]+:[\w.-]+", image), f"{image}: registry and tag"
-    other = {
-        container(d)["image"]
-        for d in of_kind(rendered(next(o for o in OVERLAYS if o != overlay)), "Deployment").values()
-    }
-    assert image not in other, "the lite (CPU torch) and gpu (CUDA torch) overlays must deploy different images"
+    named = overlay_images(overlay)
+    assert images == set(named.values()), f"{overlay}: every pod runs from one of the overlay's images: {images}"
+    for image in images:
+        assert re.fullmatch(r"[a-z0-9.-]+\.[a-z]+(:\d+)?/[a-z0-9/_-]+:[\w.-]+", image), f"{image}: registry and tag"
+    other = overlay_images(next(o for o in OVERLAYS if o != overlay))
+    assert named[MODEL_IMAGE] != other[MODEL_IMAGE], (
+        "the lite (CPU torch) and gpu (CUDA torch) overlays must deploy different model images"
+    )
     assert not of_kind(documents, "Secret"), "secrets are created by the operator, never committed"
     data = of_kind(documents, "ConfigMap")[config]["data"]
     assert not set(data) - known_variables() - NOT_OURS
     assert data["MRRRME_PROFILE"] == {"lite": "lite", "gpu": "full"}[overlay]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_dashboard_ships_as_a_configmap_for_grafanas_sidecar(overlay: str) -> None:
+    """The Grafana Helm chart's dashboard sidecar (kube-prometheus-stack: label grafana_dashboard="1", every
+    namespace) loads each ConfigMap so labelled, one file per data key: the key is the file's name and its value
+    the file itself, byte for byte, from the one copy in deploy/grafana."""
+    dashboards = [
+        d for d in of_kind(rendered(overlay), "ConfigMap").values()
+        if d["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
+    ]  # fmt: skip
+    assert len(dashboards) == 1, [d["metadata"]["name"] for d in dashboards]
+    (dashboard,) = dashboards
+    # No hash suffix: a new name per change would leave the old ConfigMap, a second copy of the same dashboard uid.
+    assert dashboard["metadata"]["name"] == "mrrrme-dashboard"
+    assert dashboard["data"] == {DASHBOARD.name: DASHBOARD.read_text()}
+    board = json.loads(dashboard["data"][DASHBOARD.name])
+    assert board["uid"] and board["title"] and board["panels"]
+    # Provisioned, not imported: Grafana fills in no `__inputs` and keeps no numeric id; the data source is the
+    # dashboard's own variable.
+    assert "__inputs" not in board and board.get("id") is None
+    # `kubectl apply` keeps the whole object in an annotation, which may hold at most 256 KiB.
+    assert len(json.dumps(dashboard)) < 200 * 1024
+    assert sorted(p.relative_to(ROOT) for p in DEPLOY.rglob("*.json")) == [DASHBOARD.relative_to(ROOT)], "one copy"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -607,7 +792,7 @@ def test_nats_values_describe_a_three_node_jetstream_cluster() -> None:
     assert config["monitor"] == {"enabled": True, "port": 8222}
     assert size(config["merge"]["max_payload"].strip("<> ")) == NATS_MAX_PAYLOAD
     # The addresses the mesh and KEDA use follow from the documented release name and namespace (nats/nats).
-    data = next(iter(of_kind(rendered("lite"), "ConfigMap").values()))["data"]
+    data = mesh_config(rendered("lite"))["data"]
     assert data["NATS_URL"].startswith("nats://nats.nats.svc")
     endpoints = yaml.safe_load((K8S / "base" / "endpoints.yaml").read_text())
     assert endpoints["data"]["natsMonitor"] == f"nats-headless.nats.svc.cluster.local:{config['monitor']['port']}"

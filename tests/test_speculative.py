@@ -13,6 +13,7 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from gateway.client import GatewayClient
+from gateway.vad import Segmenter
 from mrrrme import subjects
 from mrrrme.contracts import ErrorEvent, Transcript, Utterance, encode, new_id
 from mrrrme.runtime import BadInput
@@ -90,8 +91,16 @@ async def transcripts_of(client: GatewayClient, seconds: float) -> list[dict[str
 
 
 async def test_a_turn_that_goes_on_after_a_pause_is_one_transcript(
-    gateway: str, nats_server: NatsServer, redis_server: RedisServer
+    gateway: str, nats_server: NatsServer, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    heard: list[tuple[int, bool | None]] = []
+    reported = Segmenter.heard
+
+    def spy(segmenter: Segmenter, speculation: int, unfinished: bool | None) -> None:
+        heard.append((speculation, unfinished))
+        reported(segmenter, speculation, unfinished)
+
+    monkeypatch.setattr(Segmenter, "heard", spy)
     settings = AsrSettings(nats_url=nats_server.url, redis_url=redis_server.url)  # type: ignore[call-arg]
     first, second = voiced(synthesize("I went to the store and")), voiced(synthesize("bought bread."))
     speech = np.concatenate([silence(0.5), first, silence(0.6), second, silence(2.5)]).astype("<i2").tobytes()
@@ -108,3 +117,6 @@ async def test_a_turn_that_goes_on_after_a_pause_is_one_transcript(
     # Both silences were speculated on: the pause's early transcript was dropped, the end's one was used.
     assert after["discarded"] - before["discarded"] >= 1
     assert after["used"] - before["used"] == 1 and after["failed"] == before["failed"]
+    # Each early transcript's words went back to the segmenter (the word check): the last one, which ended
+    # the turn, reads as a finished sentence.
+    assert len(heard) >= 2 and heard[-1][1] is False

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from gateway.turn import WINDOW, TurnModel, TurnModelUnavailable, smart_turn_model_path, turn_features
+from gateway.turn_words import sounds_unfinished
 from gateway.vad import SAMPLE_RATE, Segmenter, SegmenterConfig, SegmentEvent, SileroVad
 from mrrrme.melspec import log_mel, mel_filters
 from tests.speech import silence, synthesize
@@ -408,3 +409,100 @@ def test_an_open_turn_whose_audio_stops_ends_at_the_silence_limit(vad: SileroVad
     (utterance,) = utterances(ticked)
     assert utterance.reason == "stalled" and never.calls >= 2
     assert time.monotonic() - started < 3.0  # within the 1.6 s limit plus the ticks, not the 4 s allowed
+
+
+# --- the word check: the early transcript's words as a second opinion ----------------------------
+
+CHECKING_WORDS = dataclasses.replace(MODEL_RULE, speculate=True, word_check=True)
+ALWAYS_COMPLETE = FakeTurn(lambda audio: 1.0)
+
+
+def segment_hearing(
+    vad: SileroVad, audio: np.ndarray, config: SegmenterConfig, heard: Callable[[int], str | None]
+) -> list[SegmentEvent]:
+    """Like `segment`, but each speculation's words (`heard(its number)`) are reported as soon as it starts,
+    as if recognition answered instantly."""
+    segmenter = Segmenter(vad, config, clock=0.0, turn=ALWAYS_COMPLETE, wait_for_turn=True)
+    data, events = audio.astype("<i2").tobytes(), list[SegmentEvent]()
+    for offset in range(0, len(data), 1280):
+        for event in segmenter.feed(data[offset : offset + 1280]):
+            events.append(event)
+            if event.kind == "speculate" and event.speculation is not None:
+                text = heard(event.speculation)
+                segmenter.heard(event.speculation, None if text is None else sounds_unfinished(text))
+    return events
+
+
+def paused_sentence() -> np.ndarray:
+    first, second = voiced(synthesize("I went to the store and")), voiced(synthesize("bought bread."))
+    return np.concatenate([silence(0.5), first, silence(0.6), second, silence(2.0)])
+
+
+def test_words_that_go_on_keep_a_turn_the_model_called_complete_open(vad: SileroVad) -> None:
+    """The model says 'complete' at every pause (the split halves' first part ends with a finished fall);
+    the early transcript 'I went to the store and...' overrules it, so the sentence stays one utterance."""
+    texts = {1: "I went to the store and...", 2: "I went to the store and bought bread."}
+    events = segment_hearing(vad, paused_sentence(), CHECKING_WORDS, texts.get)
+    (utterance,) = utterances(events)
+    assert utterance.reason == "model" and utterance.speculation == 2
+    # The same model without the word check cuts the sentence at the pause.
+    assert len(utterances(segment(vad, paused_sentence(), SPECULATING, ALWAYS_COMPLETE))) == 2
+
+
+def test_words_that_cannot_be_read_leave_the_model_in_charge(vad: SileroVad) -> None:
+    """No transcript (recognition failed): the model's 'complete' stands, as without the word check."""
+    events = segment_hearing(vad, paused_sentence(), CHECKING_WORDS, lambda speculation: None)
+    assert len(utterances(events)) == 2
+
+
+def test_words_that_always_go_on_end_at_the_silence_limit(vad: SileroVad) -> None:
+    """A false 'unfinished' ('Yes, I would love to.') costs the long limit, never the turn itself."""
+    audio = np.concatenate([silence(0.5), voiced(synthesize("Yes, I would love to.")), silence(2.5)])
+    events = segment_hearing(vad, audio, CHECKING_WORDS, lambda speculation: "Yes, I would love to.")
+    (utterance,) = utterances(events)
+    assert utterance.reason == "max_silence" and ALWAYS_COMPLETE.calls >= 1
+
+
+def test_a_complete_waits_for_its_words_and_ends_when_they_come(vad: SileroVad) -> None:
+    audio = np.concatenate([silence(0.5), voiced(synthesize("Can you help me relax?")), silence(0.8)])
+    segmenter = Segmenter(vad, CHECKING_WORDS, clock=0.0, turn=ALWAYS_COMPLETE, wait_for_turn=True)
+    data = audio.astype("<i2").tobytes()
+    events = [e for offset in range(0, len(data), 1280) for e in segmenter.feed(data[offset : offset + 1280])]
+    (speculation,) = [e for e in events if e.kind == "speculate"]
+    assert utterances(events) == [] and segmenter.in_speech  # held: the words are not in yet
+    assert speculation.speculation is not None
+    segmenter.heard(speculation.speculation + 1, False)  # another speculation's words change nothing
+    assert segmenter.poll() == []
+    segmenter.heard(speculation.speculation, False)
+    (utterance,) = utterances(segmenter.poll())
+    assert utterance.reason == "model" and utterance.pcm == speculation.pcm
+
+
+def test_words_that_never_come_do_not_hold_the_turn_for_long(vad: SileroVad, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("gateway.vad.WORDS_TIMEOUT_S", 0.2)
+    audio = np.concatenate([silence(0.5), voiced(synthesize("Can you help me relax?")), silence(0.5)])
+    segmenter = Segmenter(vad, CHECKING_WORDS, clock=0.0, turn=ALWAYS_COMPLETE, wait_for_turn=True)
+    data = audio.astype("<i2").tobytes()
+    fed = [e for offset in range(0, len(data), 1280) for e in segmenter.feed(data[offset : offset + 1280])]
+    assert utterances(fed) == []
+    time.sleep(0.3)
+    (utterance,) = utterances(segmenter.tick())
+    assert utterance.reason == "model"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I went to the store and...", "My favorite color is\u2026", "I went to the store and", "I would like to.",
+     "So I was thinking,", "I bought a new pair of", "It is better than", "Because"],
+)  # fmt: skip
+def test_words_that_leave_a_sentence_unfinished(text: str) -> None:
+    assert sounds_unfinished(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Can you help me relax?", "I had a long day at work.", "Yes, I am.", "So do I.", "Where are you from?",
+     "Come in.", "I miss my grandmother", "Thank you!", "", "   "],
+)  # fmt: skip
+def test_words_of_a_finished_sentence(text: str) -> None:
+    assert not sounds_unfinished(text)
