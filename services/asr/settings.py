@@ -39,5 +39,5 @@ class AsrSettings(BatchSettings):
         description="Most utterances taken per model-thread turn; both recognisers decode one at a time, so "
         "more only makes the first of a batch wait for the others",
     )
-    max_wait_ms: float = Field(10.0, description="How long an utterance waits for a batch to fill")
+    max_wait_ms: float = Field(0.0, description="How long an utterance waits for a batch to fill (one at a time: none)")
     max_seconds: float = Field(30.0, description="Longer utterances are refused")

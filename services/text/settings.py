@@ -14,7 +14,11 @@ class TextSettings(BatchSettings):
         description="Full backend: Hugging Face id or local path",
     )
     max_batch: int = Field(16, description="Most texts in one model call")
-    max_wait_ms: float = Field(10.0, description="How long a text waits for a batch to fill")
+    max_wait_ms: float = Field(
+        0.0,
+        description="How long a text waits for a batch to fill. 0: texts come about once per turn, so a wait "
+        "rarely fills a batch; under load they queue while the model runs and go in the next batch anyway",
+    )
     max_chars: int = Field(5000, description="Longer texts are refused")
     languages: str = Field(
         "en",
