@@ -25,6 +25,7 @@ over 16.7 s goes through faster-whisper's usual 30 s windows.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any
@@ -139,17 +140,7 @@ class WhisperLiteBackend:
             compression_ratio_threshold=self.compression_ratio_threshold,
         )
         kept = [segment for segment in segments if self._believable(segment)]
-        words = [
-            Word(
-                word=w.word.strip(),
-                start=max(0.0, float(w.start)),
-                end=max(0.0, float(w.end)),
-                probability=float(min(1.0, max(0.0, w.probability))),
-            )
-            for segment in kept
-            for w in (segment.words or [])
-            if w.word.strip()
-        ]
+        words = _words([dataclasses.asdict(w) for segment in kept for w in (segment.words or [])])
         text = " ".join(segment.text.strip() for segment in kept).strip()
         if not text:
             return Recognition(text="", language="en", no_speech_prob=1.0)
@@ -202,22 +193,27 @@ class WhisperLiteBackend:
             model.add_word_timestamps(
                 [[segment]], tokenizer, encoded, content_frames, PREPEND_PUNCTUATION, APPEND_PUNCTUATION, 0.0
             )
-            words = [
-                Word(
-                    word=w["word"].strip(),
-                    start=max(0.0, float(w["start"])),
-                    end=max(0.0, float(w["end"])),
-                    probability=float(min(1.0, max(0.0, w["probability"]))),
-                )
-                for w in segment["words"]
-                if w["word"].strip()
-            ]
+            words = _words(segment["words"])
         return Recognition(text=text, language="en", no_speech_prob=min(1.0, max(0.0, no_speech)), words=words)
 
     def _believable(self, segment: Any) -> bool:
         if segment.no_speech_prob > self.no_speech_threshold and segment.avg_logprob < self.log_prob_threshold:
             return False  # Whisper's own no-speech rule
         return bool(segment.compression_ratio <= self.compression_ratio_threshold)
+
+
+def _words(timed: list[dict[str, Any]]) -> list[Word]:
+    """faster-whisper's word timings (dicts of word, start, end, probability) as contract words."""
+    return [
+        Word(
+            word=w["word"].strip(),
+            start=max(0.0, float(w["start"])),
+            end=max(0.0, float(w["end"])),
+            probability=float(min(1.0, max(0.0, w["probability"]))),
+        )
+        for w in timed
+        if w["word"].strip()
+    ]
 
 
 def _checked(audio: np.ndarray) -> np.ndarray:
