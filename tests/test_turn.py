@@ -506,3 +506,41 @@ def test_words_that_leave_a_sentence_unfinished(text: str) -> None:
 )  # fmt: skip
 def test_words_of_a_finished_sentence(text: str) -> None:
     assert not sounds_unfinished(text)
+
+
+def test_audio_after_a_held_complete_waits_for_the_words(vad: SileroVad) -> None:
+    """A recording sent at once is cut as live: the next sentence, already sent, must not run into a turn
+    whose 'complete' is waiting for its words."""
+    first, second = voiced(synthesize("Can you help me relax?")), voiced(synthesize("I feel tired."))
+    audio = np.concatenate([silence(0.5), first, silence(0.8), second, silence(0.8)])
+    segmenter = Segmenter(vad, CHECKING_WORDS, clock=0.0, turn=ALWAYS_COMPLETE, wait_for_turn=True)
+    data = audio.astype("<i2").tobytes()
+    events = [e for offset in range(0, len(data), 1280) for e in segmenter.feed(data[offset : offset + 1280])]
+    (speculation,) = [e for e in events if e.kind == "speculate"]
+    assert speculation.speculation is not None and utterances(events) == []
+    segmenter.heard(speculation.speculation, False)
+    events = segmenter.feed(b"")
+    later = [e for e in events if e.kind == "speculate"]
+    assert utterances(events)[0].pcm == speculation.pcm  # the first turn alone
+    assert len(later) == 1 and later[0].speculation is not None
+    segmenter.heard(later[0].speculation, False)
+    (second_turn,) = utterances(segmenter.poll())
+    assert second_turn.started_at >= utterances(events)[0].ended_at
+
+
+def test_a_recording_sent_at_once_is_not_cut_by_the_gaps_between_its_chunks(vad: SileroVad) -> None:
+    """Audio that came ahead of real time is not missing when the next chunk is late: the gap is no
+    silence, so the turn model is not asked at a point the audio does not have. Once real time has caught
+    up with the audio, a stopped stream counts as silence again."""
+    asked = FakeTurn(lambda audio: 0.0)
+    audio = np.concatenate([silence(0.3), voiced(synthesize("I went to the store and")), silence(0.1)])
+    segmenter = Segmenter(vad, MODEL_RULE, clock=0.0, turn=asked)
+    data = audio.astype("<i2").tobytes()
+    assert [e.kind for offset in range(0, len(data), 1280) for e in segmenter.feed(data[offset : offset + 1280])] == [
+        "speech_start"
+    ]
+    time.sleep(0.15)  # more than two chunks without audio, far less than the audio's own length
+    assert segmenter.tick() == [] and asked.calls == 0
+    time.sleep(len(audio) / SAMPLE_RATE)  # real time has caught up: the stream has stopped
+    segmenter.tick()
+    assert asked.calls == 1

@@ -63,9 +63,9 @@ def model_dir() -> Path:
 
 
 class WhisperLiteBackend:
-    """Whisper tiny.en through faster-whisper: beam 1, int8, `cpu_threads` threads.
+    """Whisper tiny.en through faster-whisper: beam `whisper_beam_size` (5), int8, `cpu_threads` threads.
 
-    Greedy decoding at temperature 0 only: the temperature fallback re-decodes an unsure window up to
+    Temperature 0 only: the temperature fallback re-decodes an unsure window up to
     five times, which costs seconds on noisy audio and mostly yields a more confident invention.
     """
 
