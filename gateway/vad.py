@@ -225,7 +225,6 @@ class Segmenter:
         self._silent_run = 0
         self._triggered = False
         self._last_audio = time.monotonic()
-        self._audio_since: float | None = None  # monotonic time of the first chunk
         self._asked_at = 0.0
         self._asked_silence_ms = 0.0
         self._speculations = 0
@@ -246,8 +245,6 @@ class Segmenter:
             received = self._samples_seen + self._pending.size + samples.size
             self._start_wall = time.time() - received / SAMPLE_RATE
         self._last_audio = time.monotonic()
-        if self._audio_since is None:
-            self._audio_since = self._last_audio
         self._pending = np.concatenate([self._pending, samples]) if self._pending.size else samples.copy()
         return self._drain()
 
@@ -304,9 +301,8 @@ class Segmenter:
         events = self._drain()
         if events or not self._triggered:
             return events
-        now = time.monotonic()
-        missing_ms = (now - self._last_audio) * 1000
-        if missing_ms < 2 * CHUNK_MS or self._ahead_of_real_time(now):
+        missing_ms = (time.monotonic() - self._last_audio) * 1000
+        if missing_ms < 2 * CHUNK_MS:
             return []  # audio is coming: its chunks decide
         silence_ms = self._silent_run * CHUNK_MS + missing_ms
         model_rule = self._turn is not None and not self._turn_failed
@@ -330,16 +326,6 @@ class Segmenter:
         if silence_ms >= limit_ms:
             return self._end_of_speech("stalled")
         return []
-
-    def _ahead_of_real_time(self, now: float) -> bool:
-        """The client has sent more audio than time has passed since its first chunk (a recording sent at
-        once, a burst after a stall): audio is not missing yet, it is early, and the gap before its next
-        chunk is no silence. Counting it as silence would ask the turn model at a point the audio itself
-        does not have, so the cut would depend on how fast the audio came."""
-        if self._audio_since is None:
-            return False
-        received_s = (self._samples_seen + self._pending.size) / SAMPLE_RATE
-        return received_s > now - self._audio_since
 
     def _step(self, chunk: np.ndarray) -> list[SegmentEvent]:
         probability = self._stream.probability(chunk.astype(np.float32) / 32768.0)

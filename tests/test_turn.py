@@ -526,21 +526,3 @@ def test_audio_after_a_held_complete_waits_for_the_words(vad: SileroVad) -> None
     segmenter.heard(later[0].speculation, False)
     (second_turn,) = utterances(segmenter.poll())
     assert second_turn.started_at >= utterances(events)[0].ended_at
-
-
-def test_a_recording_sent_at_once_is_not_cut_by_the_gaps_between_its_chunks(vad: SileroVad) -> None:
-    """Audio that came ahead of real time is not missing when the next chunk is late: the gap is no
-    silence, so the turn model is not asked at a point the audio does not have. Once real time has caught
-    up with the audio, a stopped stream counts as silence again."""
-    asked = FakeTurn(lambda audio: 0.0)
-    audio = np.concatenate([silence(0.3), voiced(synthesize("I went to the store and")), silence(0.1)])
-    segmenter = Segmenter(vad, MODEL_RULE, clock=0.0, turn=asked)
-    data = audio.astype("<i2").tobytes()
-    assert [e.kind for offset in range(0, len(data), 1280) for e in segmenter.feed(data[offset : offset + 1280])] == [
-        "speech_start"
-    ]
-    time.sleep(0.15)  # more than two chunks without audio, far less than the audio's own length
-    assert segmenter.tick() == [] and asked.calls == 0
-    time.sleep(len(audio) / SAMPLE_RATE)  # real time has caught up: the stream has stopped
-    segmenter.tick()
-    assert asked.calls == 1
