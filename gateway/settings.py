@@ -91,9 +91,15 @@ class GatewaySettings(MeshSettings):
     turn_threshold: float = Field(0.9, description="Model rule: probability of 'turn complete' that ends it")
     speculative_asr: bool = Field(
         True,
-        description="Start recognising when a silence reaches turn_silence_ms, while the end of the turn is "
-        "decided; the early transcript is used only if the utterance ends in that silence (off: recognise "
+        description="Start recognising when a silence reaches speculate_silence_ms, while the end of the turn "
+        "is decided; the early transcript is used only if the utterance ends in that silence (off: recognise "
         "after the end, the cheapest on a loaded machine)",
+    )
+    speculate_silence_ms: int = Field(
+        100,
+        description="With speculative_asr: silence at which recognition starts early (before turn_silence_ms, "
+        "since a 'complete' waits for those words); a pause the person talks through costs one unused recognition",
+        ge=32,
     )
     turn_word_check: bool = Field(
         True,

@@ -10,11 +10,13 @@ Where an utterance ends (`SegmenterConfig.end_of_turn`):
   whether the turn is complete; yes -> the utterance ends there; no -> keep listening, ask again every
   `turn_recheck_ms`, and end at `turn_max_silence_ms` at the latest. A finished question ends a few
   hundred ms after the voice stops; "I went to the store and ... bought bread" stays one utterance.
-Speculative recognition (`SegmenterConfig.speculate`): when a silence reaches `turn_silence_ms`, a
-`speculate` event carries the speech so far, trimmed exactly as the utterance would be if it ended in
-this silence, so the recogniser can start while the end of the turn is still being decided. The
-utterance that ends in that same silence names the speculation (`SegmentEvent.speculation`) and has the
-very same audio; speech before the end voids it (the next utterance names none or a later one).
+Speculative recognition (`SegmenterConfig.speculate`): when a silence reaches `speculate_silence_ms`
+(before the turn model is first asked: the early transcript is what a 'complete' then waits for), a
+`speculate` event carries the speech so far with the silence heard so far (at most `pad_ms` of it), so
+the recogniser can start while the end of the turn is still being decided. The utterance that ends in
+that same silence names the speculation (`SegmentEvent.speculation`) and has the very same audio (it keeps
+the speculation's trailing silence, not `pad_ms`); speech before the end voids it (the next utterance
+names none or a later one).
 With `word_check`, a 'complete' from the model also waits for that early transcript (reported with
 `heard`) and stands only when its words do not say the sentence goes on ("I went to the store and...":
 gateway/turn_words.py); the transcript is needed before fusion anyway, so the wait costs a turn nothing.
@@ -148,7 +150,11 @@ class SegmenterConfig:
     turn_max_silence_ms: int = 1600
     """Model rule: the utterance ends after this much silence whatever the model says."""
     speculate: bool = False
-    """Emit `speculate` events (the audio so far) when a silence reaches `turn_silence_ms`."""
+    """Emit `speculate` events (the audio so far) when a silence reaches `speculate_silence_ms`."""
+    speculate_silence_ms: int = 100
+    """Silence at which recognition starts early. Shorter than `turn_silence_ms`, since a 'complete' from the
+    model waits for the early words (`word_check`); a pause this long that the person talks through costs
+    one recognition nobody uses."""
     turn_threshold: float = 0.9
     """Model rule: the probability of 'complete' at which the turn ends. High, because on synthesized speech
     (bench/end_of_turn.py) Smart Turn often gives a broken-off phrase 0.5-0.9: at 0.9 a finished turn that
@@ -171,6 +177,7 @@ class SegmenterConfig:
             turn_max_silence_ms=s.turn_max_silence_ms,
             turn_threshold=s.turn_threshold,
             speculate=s.speculative_asr,
+            speculate_silence_ms=s.speculate_silence_ms,
             word_check=s.turn_word_check,
         )
 
@@ -229,6 +236,7 @@ class Segmenter:
         self._asked_silence_ms = 0.0
         self._speculations = 0
         self._speculated: int | None = None  # the speculation this silence run started, while it lasts
+        self._speculated_chunks = 0  # the chunks of its audio: an utterance ending in this silence keeps those
         self._words: Words = "unknown"  # what that speculation's transcript says
         self._held_since: float | None = None  # monotonic time a 'complete' began waiting for the words
 
@@ -381,17 +389,17 @@ class Segmenter:
     # --- speculative recognition ---------------------------------------------------------------
 
     def _speculate(self, silence_ms: float) -> SegmentEvent | None:
-        """The audio so far, once per silence run, when the silence reaches `turn_silence_ms` (and covers the
-        trailing pad, so the cut is the one an end in this silence makes) and there is enough speech."""
+        """The audio so far, once per silence run, when the silence reaches `speculate_silence_ms` and there is
+        enough speech; an utterance that ends in this silence is cut to the same chunks (`_trimmed`)."""
         config = self.config
-        if not config.speculate or self._speculated is not None or self._silent_run < self._pad_chunks:
+        if not config.speculate or self._speculated is not None:
             return None
-        if silence_ms < config.turn_silence_ms or self._voiced_chunks * CHUNK_MS < config.min_speech_ms:
+        if silence_ms < config.speculate_silence_ms or self._voiced_chunks * CHUNK_MS < config.min_speech_ms:
             return None
-        self._speculations += 1
-        self._speculated = self._speculations
-        self._words = "pending" if config.word_check else "unknown"
         speech = self._trimmed()
+        self._speculations += 1
+        self._speculated, self._speculated_chunks = self._speculations, len(speech)
+        self._words = "pending" if config.word_check else "unknown"
         start = self._speech_start_sample
         pcm = np.concatenate(speech).astype("<i2").tobytes()
         end = start + len(pcm) // 2
@@ -401,8 +409,11 @@ class Segmenter:
         )  # fmt: skip
 
     def _trimmed(self) -> list[np.ndarray]:
-        """The speech with `pad_ms` of its trailing silence: the same chunks throughout one silence run."""
-        return self._speech[: len(self._speech) - self._silent_run + self._pad_chunks]
+        """The speech with `pad_ms` of its trailing silence (or less, if less has been heard), or, once this
+        silence run has been speculated on, exactly the speculation's chunks."""
+        if self._speculated is not None:
+            return self._speech[: self._speculated_chunks]
+        return self._speech[: len(self._speech) - self._silent_run + min(self._silent_run, self._pad_chunks)]
 
     # --- the turn model ----------------------------------------------------------------------
 

@@ -343,6 +343,22 @@ def test_the_utterance_names_the_speculation_whose_audio_it_is(vad: SileroVad, t
     assert [e.kind for e in segment(vad, audio, MODEL_RULE, turn)] == ["speech_start", "utterance"]
 
 
+def test_recognition_starts_before_the_turn_model_is_first_asked(vad: SileroVad) -> None:
+    """A 'complete' waits for the early words, so they are asked for sooner than the model: at
+    `speculate_silence_ms`, with only that much trailing silence, which the utterance then keeps too."""
+    asked_s: list[float] = []  # how much audio (from the start of speech) the model heard at each question
+    model = FakeTurn(lambda audio: asked_s.append(len(audio) / SAMPLE_RATE) or 1.0)
+    audio = np.concatenate([silence(0.5), voiced(synthesize("Can you help me relax?")), silence(2.0)])
+    config = dataclasses.replace(SPECULATING, speculate_silence_ms=100, turn_silence_ms=300)
+    _, early, utterance = segment(vad, audio, config, model)
+    assert early.kind == "speculate" and utterance.kind == "utterance" and utterance.reason == "model"
+    assert early.decided_at - early.started_at < asked_s[0] - 0.15  # ~200 ms of silence earlier
+    assert early.pcm == utterance.pcm
+    # Without speculation the utterance keeps pad_ms (200) of its silence, more than the early audio had.
+    (plain,) = utterances(segment(vad, audio, dataclasses.replace(config, speculate=False), model))
+    assert len(plain.pcm) > len(utterance.pcm) and plain.pcm.startswith(utterance.pcm)
+
+
 def test_speech_after_the_early_audio_voids_it(vad: SileroVad, turn: TurnModel) -> None:
     first, second = voiced(synthesize("I went to the store and")), voiced(synthesize("bought bread."))
     audio = np.concatenate([silence(0.5), first, silence(0.6), second, silence(2.0)])
