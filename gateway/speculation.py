@@ -2,11 +2,12 @@
 has been judged complete, so the transcript is ready (or nearly) by the time the turn ends.
 
 The segmenter (gateway/vad.py) emits a `speculate` event with the audio so far when a silence reaches
-`turn_silence_ms`. That audio goes to asr as a request (`mrrrme.utterance.early.<sid>`, queue group
-`asr`): the transcript comes back to this gateway alone, and is held here. When the utterance that ends
-in that same silence is published, it carries the early transcript (`Utterance.early`) and asr answers
-with it instead of recognising the audio again; when the person went on speaking, the early transcript
-is dropped here, so nothing of it ever reaches fusion, dialogue or the client.
+`speculate_silence_ms` (before the turn model is first asked). That audio goes to asr as a request
+(`mrrrme.utterance.early.<sid>`, queue group `asr`): the transcript comes back to this gateway alone,
+and is held here. When the utterance that ends in that same silence is published, it carries the early
+transcript (`Utterance.early`) and asr answers with it instead of recognising the audio again; when the
+person went on speaking, the early transcript is dropped here, so nothing of it ever reaches fusion,
+dialogue or the client.
 
 Why the gateway holds it: asr replicas share a queue group, so the replica that recognised the early
 audio is not the one the utterance will reach; the gateway is the session's home (DESIGN.md 2.2).
