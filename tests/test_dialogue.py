@@ -30,6 +30,7 @@ from mrrrme.runtime.tracing import MSG_ID
 from mrrrme.stack.infra import NatsServer, RedisServer
 from services.dialogue import composer, crisis, english, phrases, prompt
 from services.dialogue.llm import ChatClient, GroqClient, LlmError, OpenAiCompatibleClient, sentences
+from services.dialogue.pacing import opening_clause
 from services.dialogue.service import DialogueService
 from services.dialogue.settings import DialogueSettings
 from tests.fake_llm import FakeLlm, running
@@ -331,6 +332,12 @@ def settings(nats_server: NatsServer, redis_server: RedisServer, **overrides: ob
     return DialogueSettings(nats_url=nats_server.url, redis_url=redis_server.url, **overrides)  # type: ignore[arg-type]
 
 
+def spoken_pieces(reply: list[str]) -> list[str]:
+    """The pieces a reply is spoken in: its first sentence's opening clause apart (services/dialogue/pacing.py)."""
+    first = opening_clause(reply[0]) if reply else None
+    return [*(first or reply[:1]), *reply[1:]]
+
+
 async def publish_turn(nc: NATS, item: Turn) -> None:
     await nc.jetstream().publish(subjects.turn(item.session_id), encode(item), headers={MSG_ID: item.turn_id})
 
@@ -342,9 +349,51 @@ async def test_lite_reply_streams_sentence_by_sentence(
     item = Turn(session_id="dl1", turn_id=new_id(), text="I feel a bit lost", preferences=Preferences(style="detailed"))
     async with DialogueService(settings(nats_server, redis_server, backend="lite")):
         await publish_turn(nc, item)
-        await replies.wait_for(3)
-    assert [r.index for r in replies.items] == [0, 1, 2] and [r.final for r in replies.items] == [False, False, True]
+        expected = spoken_pieces(composer.compose(item, [])[0])  # detailed: three sentences
+        await replies.wait_for(len(expected))
+    assert [r.text for r in replies.items] == expected and len(expected) >= 3
+    assert [r.index for r in replies.items] == list(range(len(expected)))
+    assert [r.final for r in replies.items] == [False] * (len(expected) - 1) + [True]
     assert all(r.turn_id == item.turn_id and r.voice == "female" for r in replies.items)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "parts"),
+    [
+        ("Okay, so you feel a bit tired tonight.", ("Okay,", "so you feel a bit tired tonight.")),
+        ("That sounds hard; tell me what happened.", ("That sounds hard;", "tell me what happened.")),
+        ("I see - that must have hurt a lot.", ("I see -", "that must have hurt a lot.")),
+        ("Here is a thought: rest first, then plan.", ("Here is a thought:", "rest first, then plan.")),
+        ("I hear that you had a long day.", None),  # no written pause
+        ("It costs 1,000 euros a month for both of us.", None),  # a number, not a pause
+        ("Well, yes.", None),  # the rest is too short to be worth a piece of its own
+        (", and then we talked for hours", None),  # nothing before the mark
+    ],
+)
+def test_the_opening_clause_is_cut_only_at_a_written_pause(sentence: str, parts: tuple[str, str] | None) -> None:
+    assert opening_clause(sentence) == parts
+    if parts is not None:
+        assert " ".join(parts) == sentence
+
+
+async def test_the_first_sentence_opens_with_its_own_clause_and_the_history_keeps_it_whole(
+    nats_server: NatsServer, redis_server: RedisServer, nc: NATS
+) -> None:
+    """The reply's first audio is its opening clause: tts has less to synthesize before anything is heard."""
+    replies = await inbox(nc, subjects.reply_text("dl8"), ReplySentence)
+    reply = "That sounds hard, and I am glad you told me. What happened, if you want to say?"
+    async with running(FakeLlm(reply=reply)) as fake:
+        service = DialogueService(settings(nats_server, redis_server, backend="groq", base_url=fake.root, api_key="k"))
+        async with service:
+            await publish_turn(nc, Turn(session_id="dl8", turn_id=new_id(), text="work was awful"))
+            await replies.wait_for(3)
+            async with asyncio.timeout(5):
+                while not (history := await service.conversation.history("dl8")):
+                    await asyncio.sleep(0.05)
+    texts = [r.text for r in replies.items]
+    assert texts == ["That sounds hard,", "and I am glad you told me.", "What happened, if you want to say?"]
+    assert [r.index for r in replies.items] == [0, 1, 2] and [r.final for r in replies.items] == [False, False, True]
+    assert history[-1] == ("assistant", reply)
 
 
 async def test_crisis_turn_gets_the_safe_reply_and_no_llm_call(
@@ -376,7 +425,7 @@ async def test_groq_down_gives_an_error_event_and_the_fallback_reply(
             await replies.wait_for(2)
             (error,) = await errors.wait_for(1)
     assert error.code == "llm_unavailable" and len(fake.requests) == 3
-    assert [r.text for r in replies.items] == composer.compose(item, [])[0]  # the composer's reply, in full
+    assert [r.text for r in replies.items] == spoken_pieces(composer.compose(item, [])[0])  # the composer's, in full
 
 
 async def test_no_api_key_still_answers_and_says_why(
@@ -385,10 +434,13 @@ async def test_no_api_key_still_answers_and_says_why(
     replies = await inbox(nc, subjects.reply_text("dl4"), ReplySentence)
     errors = await inbox(nc, subjects.error("dl4"), ErrorEvent)
     async with DialogueService(settings(nats_server, redis_server, backend="groq", api_key="")):
-        await publish_turn(nc, Turn(session_id="dl4", turn_id=new_id(), kind="greeting"))
-        await replies.wait_for(1)
+        item = Turn(session_id="dl4", turn_id=new_id(), kind="greeting")
+        await publish_turn(nc, item)
         (error,) = await errors.wait_for(1)
-    assert "GROQ_API_KEY" in error.message and replies.items[0].final
+        greeting = spoken_pieces(composer.compose(item, [])[0])
+        await replies.wait_for(len(greeting))
+    assert "GROQ_API_KEY" in error.message and replies.items[-1].final
+    assert [r.text for r in replies.items] == greeting
 
 
 async def test_worker_killed_before_answering_is_replaced_and_the_reply_comes_once(

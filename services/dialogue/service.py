@@ -1,5 +1,6 @@
 """The dialogue worker: takes turns from JetStream (acked after the reply), answers crisis language with a
-safe reply before any model, otherwise asks its backend, and streams the reply sentence by sentence.
+safe reply before any model, otherwise asks its backend, and streams the reply sentence by sentence (the
+first sentence's opening clause on its own, so speech starts sooner: services/dialogue/pacing.py).
 
 Each sentence is kept in Redis as it is made and published durably (`MRRRME_REPLIES`, msg-id
 `<turn>:<index>`) before the turn is acked: a turn redelivered after a crash replays the same sentences
@@ -23,6 +24,7 @@ from mrrrme.runtime import Context, Service
 from services.dialogue import composer, crisis, prompt, summary
 from services.dialogue.backends import BACKENDS
 from services.dialogue.llm import ChatClient, LlmError, sentences
+from services.dialogue.pacing import opening_clause_apart
 from services.dialogue.settings import DialogueSettings
 
 log = logging.getLogger("services.dialogue")
@@ -175,7 +177,7 @@ class DialogueService(Service[DialogueSettings]):
         stream, emotion, intensity = await self.reply_sentences(turn, ctx)
         spoken: list[str] = []
         pending: ReplySentence | None = None
-        async for text in stream:
+        async for text in opening_clause_apart(stream):  # the reply's first audio comes sooner
             if turn.turn_id in self.interrupted:
                 break
             if pending is not None:
