@@ -1,14 +1,17 @@
 """Voice to voice with the lite profile: end of the user's speech -> first reply audio at the client.
 
-    .venv/bin/python -m bench.voice_to_voice [--turns 20] [--trace]
+    .venv/bin/python -m bench.voice_to_voice [--turns 20] [--trace] [--compare NAME=VALUE ...]
 
 Starts a private NATS and Redis, the gateway and all seven services (lite) in this process (each model
-on its own thread), then plays a spoken sentence and 2 s of silence in real time per turn through the
-Python client and times what arrives, then listens to the whole reply before the next turn. Stages are
-measured at the client from the moment the speech ended: transcript, the emotions, the fused emotion and
-the first `llm_response`. A turn with no reply within 30 s is counted as lost.
+on its own thread), then plays a spoken sentence (synthesized afresh each turn: piper's prosody is
+sampled) and 2 s of silence in real time per turn through the Python client and times what arrives, then
+listens to the whole reply before the next turn. Stages are measured at the client from the moment the
+speech ended: transcript, the emotions, the fused emotion and the first `llm_response`. A turn with no
+reply within 30 s is counted as lost.
 `--trace` records every stage's OpenTelemetry span in memory and prints, per turn, when each span began
 and ended (ms from the end of speech): where the time between the voice stopping and the reply goes.
+`--compare` starts a second gateway with those settings on the same services; each turn's speech is
+played to both, one after the other.
 """
 
 from __future__ import annotations
@@ -159,7 +162,6 @@ async def run(turns: int, trace: bool = False, compare: dict[str, str] | None = 
     names = ["defaults"] if compare is None else ["defaults", " ".join(f"{k}={v}" for k, v in compare.items())]
     async with in_process_stack(variants) as urls:
         token = await asyncio.to_thread(sign_in, urls[0], "bench", "bench-password-not-secret")
-        audio = {text: synthesize(text).tobytes() for text in SENTENCES}
         results: list[list[dict[str, float]]] = [[] for _ in urls]
         async with contextlib.AsyncExitStack() as stack:
             clients = [await stack.enter_async_context(GatewayClient.connect(url, token)) for url in urls]
@@ -168,8 +170,11 @@ async def run(turns: int, trace: bool = False, compare: dict[str, str] | None = 
             # With --compare, each sentence is spoken to both gateways in turn: the same audio, the same
             # machine load, one run.
             for turn in range(turns):
+                # piper samples its prosody (noise_scale), so every synthesis of a sentence is a new
+                # utterance: a fresh one per turn, or the run measures five draws twenty times over.
+                speech = (await asyncio.to_thread(synthesize, SENTENCES[turn % len(SENTENCES)])).tobytes()
                 for variant, client in enumerate(clients):
-                    marks = await one_turn(client, audio[SENTENCES[turn % len(SENTENCES)]], exporter)
+                    marks = await one_turn(client, speech, exporter)
                     results[variant].append(marks)
                     stages = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in marks.items())
                     print(f"turn {turn + 1:2d} [{names[variant]}]: {stages}", flush=True)

@@ -270,7 +270,8 @@ async def test_idle_socket_is_closed(nats_server: NatsServer, redis_server: Redi
 
 async def test_speech_is_cut_into_utterances_and_typed_text_becomes_a_transcript(gateway: str, nc: NATS) -> None:
     # Pauses longer than the model rule's 1.6 s limit: two utterances whatever Smart Turn makes of the first
-    # sentence (on this synthesized "how are you?" it answers near its threshold, either way).
+    # sentence (on this synthesized "how are you?" it answers near its threshold, either way: piper samples its
+    # prosody, so each run's audio differs a little).
     audio = sentences_with_pauses(["Hello there, how are you?", "I am feeling a little tired today."], pause_s=2.0)
     async with GatewayClient.connect(gateway, await login(gateway, "speaker")) as client:
         utterances = await subscribe(nc, subjects.utterance(client.session_id), Utterance)
