@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
+from typing import Any
 
 MOODS = ["Happy", "Sad", "Angry", "Neutral"]
 STYLES = ["brief", "balanced", "detailed"]
@@ -26,12 +28,12 @@ TURNS = [
 ]
 
 
-def timed(synthesize: object, text: str) -> tuple[float, float]:
+def timed(synthesize: Callable[[str, str, str], Any], text: str) -> tuple[float, float]:
     """(median seconds to synthesize `text`, seconds of audio)."""
     runs, audio_s = [], 0.0
     for _ in range(3):
         started = time.perf_counter()
-        speech = synthesize(text, "female", "en")  # type: ignore[operator]
+        speech = synthesize(text, "female", "en")
         runs.append(time.perf_counter() - started)
         audio_s = len(speech.pcm) / 2 / speech.sample_rate
     return statistics.median(runs), audio_s
