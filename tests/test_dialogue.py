@@ -30,7 +30,7 @@ from mrrrme.runtime.tracing import MSG_ID
 from mrrrme.stack.infra import NatsServer, RedisServer
 from services.dialogue import composer, crisis, english, phrases, prompt
 from services.dialogue.llm import ChatClient, GroqClient, LlmError, OpenAiCompatibleClient, sentences
-from services.dialogue.pacing import opening_clause
+from services.dialogue.pacing import first_pieces, opening_clause
 from services.dialogue.service import DialogueService
 from services.dialogue.settings import DialogueSettings
 from tests.fake_llm import FakeLlm, running
@@ -334,8 +334,7 @@ def settings(nats_server: NatsServer, redis_server: RedisServer, **overrides: ob
 
 def spoken_pieces(reply: list[str]) -> list[str]:
     """The pieces a reply is spoken in: its first sentence's opening clause apart (services/dialogue/pacing.py)."""
-    first = opening_clause(reply[0]) if reply else None
-    return [*(first or reply[:1]), *reply[1:]]
+    return [*first_pieces(reply[0]), *reply[1:]] if reply else []
 
 
 async def publish_turn(nc: NATS, item: Turn) -> None:

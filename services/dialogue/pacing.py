@@ -31,14 +31,16 @@ def opening_clause(sentence: str) -> tuple[str, str] | None:
     return None
 
 
-async def opening_clause_apart(pieces: AsyncIterator[str]) -> AsyncIterator[str]:
+def first_pieces(sentence: str) -> list[str]:
+    """The first sentence as it is spoken: its opening clause and the rest, or the sentence whole."""
+    parts = opening_clause(sentence)
+    return [sentence] if parts is None else list(parts)
+
+
+async def opening_clause_apart(sentences: AsyncIterator[str]) -> AsyncIterator[str]:
     """The reply's sentences as they come, the first one's opening clause split off."""
     first = True
-    async for piece in pieces:
-        parts = opening_clause(piece) if first else None
-        first = False
-        if parts is None:
+    async for sentence in sentences:
+        for piece in first_pieces(sentence) if first else [sentence]:
             yield piece
-        else:
-            yield parts[0]
-            yield parts[1]
+        first = False
