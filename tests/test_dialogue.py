@@ -421,10 +421,11 @@ async def test_groq_down_gives_an_error_event_and_the_fallback_reply(
                 session_id="dl3", turn_id=new_id(), text="work was awful", preferences=Preferences(style="balanced")
             )
             await publish_turn(nc, item)
-            await replies.wait_for(2)
+            expected = spoken_pieces(composer.compose(item, [])[0])  # the composer's reply, in full
+            await replies.wait_for(len(expected))
             (error,) = await errors.wait_for(1)
     assert error.code == "llm_unavailable" and len(fake.requests) == 3
-    assert [r.text for r in replies.items] == spoken_pieces(composer.compose(item, [])[0])  # the composer's, in full
+    assert [r.text for r in replies.items] == expected and len(expected) >= 2
 
 
 async def test_no_api_key_still_answers_and_says_why(
