@@ -195,6 +195,20 @@ def test_the_long_limit_ends_a_turn_the_model_keeps_open(vad: SileroVad) -> None
     assert utterance.reason == "max_silence" and never.calls >= 2  # asked, asked again, then the limit
 
 
+def test_the_model_is_not_asked_when_its_answer_would_come_after_the_limit(vad: SileroVad) -> None:
+    """Asked at ~200, 600, 1000 ms of silence; a fourth question at ~1400 ms would take effect after the
+    1.6 s limit has ended the turn, so it is not asked (each question is 0.1-0.25 s of the gateway's CPU).
+    Before: asked four times, the last answer never used."""
+    audio = np.concatenate([silence(0.5), synthesize("Can you help me relax?"), silence(2.5)])
+    never = FakeTurn(lambda audio: 0.0)
+    (utterance,) = utterances(segment(vad, audio, MODEL_RULE, never))
+    assert MODEL_RULE.turn_max_silence_ms == 1600
+    assert utterance.reason == "max_silence" and never.calls == 3
+    longer = FakeTurn(lambda audio: 0.0)
+    segment(vad, audio, SegmenterConfig(end_of_turn="model", turn_max_silence_ms=1700), longer)
+    assert longer.calls == 4  # with a 1.7 s limit the fourth answer is in time
+
+
 def test_turns_follow_each_other_with_barge_in_signals(vad: SileroVad, turn: TurnModel) -> None:
     audio = np.concatenate(
         [silence(0.5), synthesize("What time is it?"), silence(1.0), synthesize("Can you help me relax?"), silence(2.0)]
