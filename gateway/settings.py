@@ -43,6 +43,12 @@ class GatewaySettings(MeshSettings):
     max_audio_chunk_bytes: int = Field(32 * KIB, description="Largest PCM16 audio chunk")
     video_fps_limit: float = Field(15.0, description="Frames per second a socket may send")
     audio_chunks_per_s_limit: float = Field(50.0, description="Audio chunks per second a socket may send")
+    audio_burst_s: float = Field(
+        4.0,
+        description="Seconds of the audio allowance a socket may save up and spend at once: when this gateway's "
+        "loop stalls on a busy machine, an honest client's chunks arrive together afterwards and must not be "
+        "dropped as a flood",
+    )
     max_encoded_audio_chunk_bytes: int = Field(
         32 * KIB,
         description="Largest WebM/Ogg Opus audio chunk (the seed's MediaRecorder client); max_audio_chunk_bytes "

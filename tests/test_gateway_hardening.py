@@ -230,6 +230,30 @@ async def test_every_refused_message_is_answered_even_when_notices_are_limited(g
             await client.receive(timeout=1.5)
 
 
+async def test_audio_held_up_and_delivered_at_once_is_not_dropped_but_an_audio_flood_is_closed(gateway: str) -> None:
+    """Before: the audio allowance saved up only 1 s (50 chunks), so when a busy gateway's loop stalled for
+    3 s, the honest client's 75 chunks arriving together afterwards lost 25 as "rate_limited" (seen in
+    bench.sessions at 20 sessions: turns lost). Now 4 s of chunks may arrive at once; a flood still closes."""
+    chunk = bytes(1280)  # 40 ms of PCM16 silence, as the web client sends
+    async with GatewayClient.connect(gateway, await new_user(gateway, "stalled")) as client:
+        for _ in range(150):  # 6 s of audio at once: more than the old 50-chunk allowance, within the new 200
+            await client.send_audio(chunk)
+        await client.send_json({"type": "ping"})
+        seen: list[dict[str, Any]] = []
+        while not seen or seen[-1]["type"] != "pong":
+            seen.append(await client.receive(timeout=10))
+        assert not [e for e in seen if e.get("code") == "rate_limited"], seen
+    async with GatewayClient.connect(gateway, await new_user(gateway, "audioflood")) as flood:
+        for _ in range(1000):
+            try:
+                await flood.send_audio(chunk)
+            except websockets.exceptions.ConnectionClosed:
+                break
+        code, events = await closed_with(flood.ws)
+        assert code == 1008
+        assert any(e.get("code") == "rate_limited" for e in events)
+
+
 # --- 5. sockets per user -----------------------------------------------------------------------------
 
 
