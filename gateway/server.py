@@ -28,6 +28,7 @@ from gateway.app import create_app
 from gateway.protocol import CLOSE_NOT_UTF8
 from gateway.settings import GatewaySettings
 from mrrrme.logs import configure_logging
+from mrrrme.runtime.process import single_threaded_blas
 from mrrrme.runtime.tracing import configure_tracing, shutdown_tracing
 
 log = logging.getLogger("gateway.server")
@@ -241,6 +242,7 @@ def main() -> None:
     settings = GatewaySettings()
     configure_logging(settings.log_level, settings.log_format, service="gateway")
     configure_tracing("gateway", settings.otlp_endpoint)
+    single_threaded_blas()  # Smart Turn's features: see mrrrme/runtime/process.py
     try:
         uvicorn.Server(server_config(settings)).run()
     finally:

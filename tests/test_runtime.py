@@ -444,3 +444,25 @@ def test_subject_kinds_and_sessions() -> None:
     assert subjects.kind(subjects.SUMMARIZE) == "dialogue.summarize"
     assert subjects.session_of(subjects.turn_record("abc")) == "abc"
     assert subjects.session_of(subjects.SUMMARIZE) == "" and subjects.session_of(subjects.ALL_TURNS) == ""
+
+
+@pytest.mark.parametrize(("environment", "expected"), [({}, 1), ({"OPENBLAS_NUM_THREADS": "2"}, 2)])
+def test_services_run_numpys_blas_on_one_thread_unless_told_otherwise(
+    environment: dict[str, str], expected: int
+) -> None:
+    """OpenBLAS's workers spin after each matrix product: in a service process they only burn CPU."""
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import numpy; from mrrrme.runtime.process import single_threaded_blas; single_threaded_blas(); "
+        "from threadpoolctl import threadpool_info; "
+        "print(max(p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas'))"
+    )
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+    }
+    out = subprocess.run([sys.executable, "-c", probe], env={**env, **environment}, capture_output=True, text=True,
+                         check=True)  # fmt: skip
+    assert int(out.stdout) == min(expected, os.cpu_count() or 1)  # OpenBLAS takes at most one thread per core

@@ -29,10 +29,30 @@ def run_in_background() -> None:
         os.nice(19)
 
 
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def single_threaded_blas() -> None:
+    """numpy's BLAS (OpenBLAS) on one thread, unless the environment asks for more.
+
+    Each service is a process of its own and its models run their own threads (onnxruntime, CTranslate2,
+    LiteRT), so BLAS threads add no speed here. They cost CPU: OpenBLAS's workers spin for a while after
+    every matrix product, and on a 2-core machine that burned ~100 ms of the other core per Smart Turn
+    question (its log-mel features end in one product; bench/budget.py: Smart Turn 835 -> 558 ms of CPU
+    per turn)."""
+    if any(name in os.environ for name in BLAS_THREAD_VARIABLES):
+        return
+    import numpy  # noqa: F401 - loads the BLAS library that the limit applies to
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def run_main(settings_class: type[S], service_class: Callable[[S], Service[Any]]) -> None:
     """A service's `__main__`: settings from the environment, logging, serve until SIGTERM."""
     settings = settings_class()
     configure_logging(settings.log_level, settings.log_format, service=_name_of(service_class))
+    single_threaded_blas()
     if settings.cpu_priority == "background":
         run_in_background()
     try:
