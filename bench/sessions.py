@@ -253,11 +253,13 @@ async def run(sessions: int, turns: int, fps: float) -> None:
             logs = [SessionLog() for _ in range(sessions)]
             started = time.monotonic()
             cpu_before = cpu_seconds_by_process(stack.pid)
+            load_before = time.process_time()
             await asyncio.gather(
                 *(one_session(url, tokens[i], i, sessions, speech[i], frame, fps, logs[i]) for i in range(sessions))
             )
             elapsed = time.monotonic() - started
             cpu_after = cpu_seconds_by_process(stack.pid)
+            load_cores = (time.process_time() - load_before) / elapsed
         finally:
             stack.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -290,6 +292,7 @@ async def run(sessions: int, turns: int, fps: float) -> None:
     busiest = sorted(cores.items(), key=lambda item: -item[1])
     print(f"CPU of the stack (cores, averaged over the run; {os.cpu_count()} in the machine): {sum(cores.values()):.2f}"
           " = " + ", ".join(f"{n} {c:.2f}" for n, c in busiest if c >= 0.01))  # fmt: skip
+    print(f"CPU of the load generator (this process, every session's socket): {load_cores:.2f} cores")
 
 
 def main() -> None:
