@@ -58,7 +58,7 @@ class Rates:
     def from_settings(cls, s: GatewaySettings) -> Rates:
         return cls(
             video=TokenBucket(s.video_fps_limit, s.video_fps_limit),
-            audio=TokenBucket(s.audio_chunks_per_s_limit, s.audio_chunks_per_s_limit * max(1.0, s.audio_burst_s)),
+            audio=TokenBucket(s.audio_chunks_per_s_limit, s.audio_chunks_per_s_limit * s.audio_burst_s),
             control=TokenBucket(s.control_per_s_limit, s.control_per_s_limit * 2),
         )
 

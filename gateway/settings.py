@@ -45,6 +45,7 @@ class GatewaySettings(MeshSettings):
     audio_chunks_per_s_limit: float = Field(50.0, description="Audio chunks per second a socket may send")
     audio_burst_s: float = Field(
         4.0,
+        ge=1.0,
         description="Seconds of the audio allowance a socket may save up and spend at once: when this gateway's "
         "loop stalls on a busy machine, an honest client's chunks arrive together afterwards and must not be "
         "dropped as a flood",
