@@ -55,20 +55,22 @@ def reply(track: list[tuple[str, float]], seconds: float = 2.0) -> dict[str, Any
     }  # fmt: skip
 
 
-# Sampled in the page on every animation frame (after the avatars' own frame callbacks), so a busy test
-# machine's slow round trips cannot skip a viseme.
-RECORD = """(() => { const out = []; window.__samples = out;
+# Sampled in the page on every animation frame (after the avatars' own frame callbacks), from before the reply is
+# handed over until it has been spoken, so a busy test machine's slow round trips cannot skip a viseme (the recorder
+# used to start after a round trip that saw `speaking`: once it came after the first three visemes).
+RECORD = """(() => { const out = []; window.__samples = out; let began = false;
   const tick = () => { const a = window.mrrrme.avatar, m = window.mrrrme.avatar3d;
-    if (m) { const w = m.weights(); out.push({v: a.viseme, kind: w.kind, ...w.morphs, ...w.expressions}); }
-    if (a.speaking || out.length < 5) requestAnimationFrame(tick); };
+    began = began || a.speaking;
+    if (m && began) { const w = m.weights(); out.push({v: a.viseme, kind: w.kind, ...w.morphs, ...w.expressions}); }
+    if (!began || a.speaking || out.length < 5) requestAnimationFrame(tick); };
   requestAnimationFrame(tick); })()"""
 
 
 async def play(page: Page) -> list[dict[str, Any]]:
     """Play TRACK (sil aa PP O U sil) as a Happy reply; the model's weights on every frame while it speaks."""
+    await page.evaluate(RECORD)
     await page.evaluate(f"window.mrrrme.avatar.say({json.dumps(reply(TRACK))})")
     await wait_until(page, "window.mrrrme.avatar.speaking", 5)
-    await page.evaluate(RECORD)
     await wait_until(page, "!window.mrrrme.avatar.speaking", 10)
     samples: list[dict[str, Any]] = await page.evaluate("window.__samples")
     assert {"aa", "PP", "O", "U"} <= {s["v"] for s in samples}, [s["v"] for s in samples]
