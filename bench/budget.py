@@ -83,7 +83,7 @@ def median_cpu_ms(run: Callable[[T], object], inputs: list[T], repeats: int = 3)
 
 def turn_parts(turn_every_s: float) -> list[Part]:
     """The gateway's VAD and turn model, asr, voice, text and tts on bench.sessions' four sentences."""
-    from bench.sessions import SPEECH
+    from bench.sessions import SPEECH, chunks
     from gateway.settings import GatewaySettings
     from gateway.vad import CHUNK, Segmenter, SegmenterConfig, SileroVad
     from mrrrme.contracts import FusedEmotion, Preferences, Turn
@@ -112,7 +112,7 @@ def turn_parts(turn_every_s: float) -> list[Part]:
         asked_before = turn_model.calls if turn_model is not None else 0
         segmenter = Segmenter(vad, config, clock=0.0, turn=turn_model, wait_for_turn=True)
         pcm = np.concatenate([silence(PAUSE_BEFORE_S), samples, silence(PAUSE_AFTER_S)]).astype("<i2").tobytes()
-        events = [event for offset in range(0, len(pcm), 1280) for event in segmenter.feed(pcm[offset : offset + 1280])]
+        events = [event for chunk in chunks(pcm) for event in segmenter.feed(chunk)]
         early = sum(event.kind == "speculate" for event in events)
         recognitions.append(early + sum(e.kind == "utterance" and e.speculation is None for e in events))
         asks.append(turn_model.calls - asked_before if turn_model is not None else 0)
@@ -137,7 +137,8 @@ def turn_parts(turn_every_s: float) -> list[Part]:
     parts.append(Part("text", "turn", median_cpu_ms(lambda t: text.classify([t]), SPEECH, 5),
                       turns_per_s))  # fmt: skip
 
-    tts = TTS.create(TtsSettings())
+    tts_settings = TtsSettings()
+    tts = TTS.create(tts_settings)
     replies: list[list[str]] = []
     recent: list[str] = []
     for sentence in SPEECH:
@@ -154,25 +155,20 @@ def turn_parts(turn_every_s: float) -> list[Part]:
 
     per_reply = median_cpu_ms(speak, replies)
     pieces = statistics.mean(len(r) for r in replies)
-    parts.append(Part(f"tts: {TTS.chosen(TtsSettings()).name} ({pieces:.1f} pieces a reply)", "turn", per_reply,
+    parts.append(Part(f"tts: {TTS.chosen(tts_settings).name} ({pieces:.1f} pieces a reply)", "turn", per_reply,
                       turns_per_s))  # fmt: skip
     return parts
 
 
 def face_part(fps: float) -> Part:
     """One frame through the face service's own prepare, infer and respond."""
-    import cv2
-    import skimage.data
-
+    from bench.sessions import camera_frame
     from mrrrme.contracts import Frame
     from mrrrme.runtime import Ready
     from services.face.service import FaceService
     from services.face.settings import FaceSettings
-    from tests.images import jpeg
 
-    canvas = np.full((240, 320, 3), 128, dtype=np.uint8)  # bench.sessions' frame
-    canvas[:, 40:280] = cv2.resize(skimage.data.astronaut(), (240, 240))  # type: ignore[no-untyped-call]
-    frame = Frame(session_id="b", seq=1, jpeg=jpeg(canvas, quality=80), width=320, height=240)
+    frame = Frame(session_id="b", seq=1, jpeg=camera_frame(), width=320, height=240)
     settings = FaceSettings()
     service = FaceService(settings)
     service.load()

@@ -170,6 +170,19 @@ def recogniser_ms(pcm: bytes) -> float:
     return statistics.median(times)
 
 
+def camera_frame() -> bytes:
+    """The frame every session sends: the astronaut in the web client's 320x240, as its JPEG."""
+    import cv2
+    import numpy as np
+    import skimage.data
+
+    from tests.images import jpeg
+
+    canvas = np.full((240, 320, 3), 128, dtype=np.uint8)
+    canvas[:, 40:280] = cv2.resize(skimage.data.astronaut(), (240, 240))
+    return jpeg(canvas, quality=80)
+
+
 def chunks(pcm: bytes) -> list[bytes]:
     step = int(16000 * 2 * CHUNK_S)
     return [pcm[i : i + step] for i in range(0, len(pcm), step)]
@@ -221,20 +234,13 @@ async def one_session(
 
 
 async def run(sessions: int, turns: int, fps: float) -> None:
-    import cv2
-    import numpy as np
-    import skimage.data
-
     from bench.voice_to_voice import pct
     from gateway.client import sign_in
     from mrrrme.stack.infra import free_port
-    from tests.images import jpeg
     from tests.speech import synthesize
 
     # Made before the clock starts: piper on the load generator's loop would stall every session.
-    canvas = np.full((240, 320, 3), 128, dtype=np.uint8)  # the web client's 320x240 frames
-    canvas[:, 40:280] = cv2.resize(skimage.data.astronaut(), (240, 240))
-    frame = jpeg(canvas, quality=80)
+    frame = camera_frame()
     spoken = {text: synthesize(text).tobytes() for text in SPEECH}
     speech = [[spoken[SPEECH[(i + t) % len(SPEECH)]] for t in range(turns)] for i in range(sessions)]
     speed_ms = recogniser_ms(spoken[SPEECH[0]])
