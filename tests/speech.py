@@ -21,18 +21,20 @@ def _voice() -> object:
     return PiperVoice.load(str(model))
 
 
-def synthesize(text: str) -> np.ndarray:
-    """`text` spoken as int16 samples at 16 kHz."""
-    return _spoken(text, length_scale=1.0, volume=1.0)
+def synthesize(text: str, varied: bool = False) -> np.ndarray:
+    """`text` spoken as int16 samples at 16 kHz; `varied`: a new rendition each call (benchmarks)."""
+    return _spoken(text, length_scale=1.0, volume=1.0, varied=varied)
 
 
-def _spoken(text: str, length_scale: float, volume: float) -> np.ndarray:
-    """The same audio for the same text on every run: piper's generator and phoneme-width noise are off.
-    With them on, each call is a new rendition, and Whisper tiny.en dropped the last words of ~5 % of the
-    renditions of one sentence (300 tried), which made tests that read a transcript fail now and then."""
+def _spoken(text: str, length_scale: float, volume: float, varied: bool = False) -> np.ndarray:
+    """By default the same audio for the same text on every run: piper's generator and phoneme-width noise
+    are off. With them on (`varied`, piper's own default), each call is a new rendition, and Whisper
+    tiny.en dropped the last words of ~5 % of the renditions of one sentence (300 tried), which made tests
+    that read a transcript fail now and then; a benchmark wants that variety."""
     from piper.config import SynthesisConfig
 
-    config = SynthesisConfig(length_scale=length_scale, volume=volume, noise_scale=0.0, noise_w_scale=0.0)
+    noise = None if varied else 0.0
+    config = SynthesisConfig(length_scale=length_scale, volume=volume, noise_scale=noise, noise_w_scale=noise)
     with espeak.ENGINE:  # the services in this process may be using espeak-ng on their threads
         chunks = list(_voice().synthesize(text, syn_config=config))  # type: ignore[attr-defined]
     audio = np.concatenate([chunk.audio_int16_array for chunk in chunks]).astype(np.float32)
