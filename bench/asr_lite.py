@@ -48,7 +48,7 @@ def main() -> None:
     from tests.test_asr_lite import SENTENCES
 
     audio = [
-        (s, np.concatenate([GATEWAY_PAD, synthesize(s).astype(np.float32) / 32768, GATEWAY_PAD]))
+        (s, np.concatenate([GATEWAY_PAD, synthesize(s, varied=True).astype(np.float32) / 32768, GATEWAY_PAD]))
         for _ in range(3)
         for s in SENTENCES + MORE_SENTENCES
     ]

@@ -141,7 +141,11 @@ def recognisers(
             )
             filtered = ", VAD filter" if vad_filter else ""
             name = f"whisper tiny.en (beam {beam}, {threads} threads, {window} s window{filtered})"
-            found[name] = lambda audio, whisper=whisper: whisper.transcribe(audio, "en").text
+
+            def transcribe(audio: np.ndarray, whisper: WhisperLiteBackend = whisper) -> str:
+                return whisper.transcribe(audio, "en").text
+
+            found[name] = transcribe
     return found
 
 

@@ -32,7 +32,7 @@ async def run(trials: int) -> None:
     speech = synthesize("Wait, stop, I have a question").tobytes()
     latencies: list[float] = []
     leaked = 0
-    async with in_process_stack() as url:
+    async with in_process_stack([{}]) as (url,):  # one gateway, with its default settings
         token = await asyncio.to_thread(sign_in, url, "barge", "bench-password-not-secret")
         async with GatewayClient.connect(url, token) as client:
             await client.send_json({"type": "preferences", "style": "detailed"})

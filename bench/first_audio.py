@@ -14,10 +14,13 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-MOODS = ["Happy", "Sad", "Angry", "Neutral"]
-STYLES = ["brief", "balanced", "detailed"]
+if TYPE_CHECKING:
+    from mrrrme.contracts import Emotion, Style
+
+MOODS: list[Emotion] = ["Happy", "Sad", "Angry", "Neutral"]
+STYLES: list[Style] = ["brief", "balanced", "detailed"]
 TURNS = [
     "I had a really long day at work today",
     "I feel a bit tired and sad tonight",
@@ -40,7 +43,7 @@ def timed(synthesize: Callable[[str, str, str], Any], text: str) -> tuple[float,
 
 
 def main() -> None:
-    from mrrrme.contracts import FusedEmotion, Preferences, Turn
+    from mrrrme.contracts import EMOTIONS, FusedEmotion, Preferences, Turn
     from services.dialogue import composer
     from services.dialogue.pacing import opening_clause
     from services.tts.backends import BACKENDS
@@ -54,10 +57,10 @@ def main() -> None:
     for mood in MOODS:
         for style in STYLES:
             for text in TURNS:
-                probabilities = {name: 0.7 if name == mood else 0.1 for name in MOODS}
+                probabilities = [0.7 if name == mood else 0.1 for name in EMOTIONS]  # in EMOTIONS' order
                 fused = FusedEmotion(
                     session_id="b", utterance_id=None, emotion=mood, intensity=0.6, probabilities=probabilities
-                )  # type: ignore[arg-type]
+                )
                 turn = Turn(session_id="b", turn_id="t", text=text, fused=fused, preferences=Preferences(style=style))
                 reply = composer.compose(turn, recent)[0]
                 recent.append(" ".join(reply))

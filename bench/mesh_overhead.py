@@ -18,6 +18,7 @@ import asyncio
 import os
 import statistics
 import time
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -73,10 +74,10 @@ async def through_nats(turns: int, max_wait_ms: float | None) -> list[float]:
     from services.text.service import TextService
     from services.text.settings import TextSettings
 
-    waits = {} if max_wait_ms is None else {"max_wait_ms": max_wait_ms}
+    waits: dict[str, Any] = {} if max_wait_ms is None else {"max_wait_ms": max_wait_ms}
     with NatsServer() as server:
-        asr = AsrService(AsrSettings(nats_url=server.url, backend="lite", **waits))  # type: ignore[arg-type]
-        text = TextService(TextSettings(nats_url=server.url, backend="lite", **waits))  # type: ignore[arg-type]
+        asr = AsrService(AsrSettings(nats_url=server.url, backend="lite", **waits))
+        text = TextService(TextSettings(nats_url=server.url, backend="lite", **waits))
         client = await nats.connect(server.url)
         arrived = asyncio.Event()
 

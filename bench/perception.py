@@ -23,14 +23,15 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def measure(name: str, run: Callable[[int], None], sizes: tuple[int, ...], rounds: int) -> None:
+def measure(name: str, run: Callable[[int], object], sizes: tuple[int, ...], rounds: int) -> None:
+    """`run(n)` handles a batch of n items (what it returns is not looked at)."""
     run(1)  # warm-up
     for size in sizes:
         best = min(_timed(run, size) for _ in range(rounds))
         print(f"| {name} | {size} | {best / size * 1000:.1f} | {size / best:.1f} |", flush=True)
 
 
-def _timed(run: Callable[[int], None], size: int) -> float:
+def _timed(run: Callable[[int], object], size: int) -> float:
     started = time.perf_counter()
     run(size)
     return time.perf_counter() - started

@@ -174,12 +174,11 @@ def camera_frame() -> bytes:
     """The frame every session sends: the astronaut in the web client's 320x240, as its JPEG."""
     import cv2
     import numpy as np
-    import skimage.data
 
-    from tests.images import jpeg
+    from tests.images import SAMPLES, jpeg
 
     canvas = np.full((240, 320, 3), 128, dtype=np.uint8)
-    canvas[:, 40:280] = cv2.resize(skimage.data.astronaut(), (240, 240))
+    canvas[:, 40:280] = cv2.resize(SAMPLES.astronaut(), (240, 240))
     return jpeg(canvas, quality=80)
 
 

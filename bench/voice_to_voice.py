@@ -63,7 +63,8 @@ async def in_process_stack(variants: list[dict[str, str]]) -> AsyncIterator[list
         for overrides in variants:
             port = free_port()
             values: dict[str, Any] = {"nats_url": nats_server.url, "redis_url": redis_server.url, "port": port}
-            settings = GatewaySettings(**values, **overrides)
+            named: dict[str, Any] = overrides  # strings, which the settings parse as their fields' types
+            settings = GatewaySettings(**values, **named)
             config = server_config(settings)
             config.log_level = "warning"
             servers.append((server := uvicorn.Server(config), asyncio.create_task(server.serve())))
@@ -172,7 +173,7 @@ async def run(turns: int, trace: bool = False, compare: dict[str, str] | None = 
             for turn in range(turns):
                 # piper samples its prosody (noise_scale), so every synthesis of a sentence is a new
                 # utterance: a fresh one per turn, or the run measures five draws twenty times over.
-                speech = (await asyncio.to_thread(synthesize, SENTENCES[turn % len(SENTENCES)])).tobytes()
+                speech = (await asyncio.to_thread(synthesize, SENTENCES[turn % len(SENTENCES)], varied=True)).tobytes()
                 for variant, client in enumerate(clients):
                     marks = await one_turn(client, speech, exporter)
                     results[variant].append(marks)

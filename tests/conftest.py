@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import nats
 import pytest
@@ -109,8 +109,14 @@ class Worker:
         self.log.unlink(missing_ok=True)
 
 
+class Spawn(Protocol):
+    """The `spawn` fixture: `spawn(module, NAME=value, ...)` starts `python -m module` with those variables."""
+
+    def __call__(self, module: str, **env: str) -> Worker: ...
+
+
 @pytest.fixture()
-def spawn() -> Iterator[object]:
+def spawn() -> Iterator[Spawn]:
     workers: list[Worker] = []
 
     def start(module: str, **env: str) -> Worker:

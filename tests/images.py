@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 import skimage.data
+
+SAMPLES: Any = skimage.data  # scikit-image's sample images (its functions are untyped)
 
 
 def jpeg(image: np.ndarray, quality: int = 90) -> bytes:
@@ -18,12 +22,12 @@ def jpeg(image: np.ndarray, quality: int = 90) -> bytes:
 
 def astronaut() -> bytes:
     """Eileen Collins, smiling: one face, Happy."""
-    return jpeg(skimage.data.astronaut())
+    return jpeg(SAMPLES.astronaut())
 
 
 def coins() -> bytes:
     """Greek coins: no face."""
-    return jpeg(skimage.data.coins())
+    return jpeg(SAMPLES.coins())
 
 
 def y4m(image: np.ndarray, frames: int = 10, fps: int = 5) -> bytes:

@@ -43,7 +43,7 @@ async def inbox(nc: NATS, subject: str, schema: type[msgspec.Struct]) -> Inbox:
 
 
 @contextlib.asynccontextmanager
-async def started(*services: Service) -> AsyncIterator[None]:
+async def started(*services: Service[Any]) -> AsyncIterator[None]:
     """Run in-process services for the block (started in order, stopped in reverse)."""
     async with contextlib.AsyncExitStack() as stack:
         for service in services:

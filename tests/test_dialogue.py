@@ -8,7 +8,6 @@ import json
 import re
 import signal
 import unicodedata
-from collections.abc import Callable
 
 import pytest
 from nats.aio.client import Client as NATS
@@ -33,6 +32,7 @@ from services.dialogue.llm import ChatClient, GroqClient, LlmError, OpenAiCompat
 from services.dialogue.pacing import first_pieces, opening_clause
 from services.dialogue.service import DialogueService
 from services.dialogue.settings import DialogueSettings
+from tests.conftest import Spawn
 from tests.fake_llm import FakeLlm, running
 from tests.mesh import inbox
 
@@ -235,7 +235,7 @@ def test_the_therapist_asks_about_a_good_feeling_what_made_it_not_what_weighs(la
                         probabilities=[0.1, 0.7, 0.1, 0.1])  # fmt: skip
     for _ in range(10):  # each turn id picks its own phrasing
         happy = Turn(session_id="d1", turn_id=new_id(), text="I passed", fused=good,
-                     preferences=Preferences(language=language))  # type: ignore[arg-type]  # fmt: skip
+                     preferences=Preferences(language=language))  # fmt: skip
         reply, emotion, _ = composer.compose(happy, [])
         rich = language == "en"  # English says the person's words back; the other books quote them
         glad = book.acknowledge["Happy"] + (english.COMBINED["Happy"] + english.TOPICAL["Happy"] if rich else [])
@@ -444,7 +444,7 @@ async def test_no_api_key_still_answers_and_says_why(
 
 
 async def test_worker_killed_before_answering_is_replaced_and_the_reply_comes_once(
-    own_nats_server: NatsServer, redis_server: RedisServer, spawn: Callable[..., object]
+    own_nats_server: NatsServer, redis_server: RedisServer, spawn: Spawn
 ) -> None:
     import nats
 
@@ -455,16 +455,16 @@ async def test_worker_killed_before_answering_is_replaced_and_the_reply_comes_on
                "MRRRME_DIALOGUE_BASE_URL": fake.base_url, "MRRRME_DIALOGUE_API_KEY": "k",
                "MRRRME_DIALOGUE_TIMEOUT_S": "30", "MRRRME_DIALOGUE_ACK_WAIT_S": "4"}  # fmt: skip
         first = spawn("services.dialogue", **env)
-        await first.wait_ready()  # type: ignore[attr-defined]
+        await first.wait_ready()
         item = Turn(session_id="dl5", turn_id=new_id(), text="Tell me something kind")
         await publish_turn(nc, item)
         async with asyncio.timeout(20):
             while not fake.requests:  # the first worker took the turn and is waiting for the model
                 await asyncio.sleep(0.05)
-        first.process.send_signal(signal.SIGKILL)  # type: ignore[attr-defined]
-        await first.wait()  # type: ignore[attr-defined]
+        first.process.send_signal(signal.SIGKILL)
+        await first.wait()
         second = spawn("services.dialogue", **env)
-        await second.wait_ready()  # type: ignore[attr-defined]
+        await second.wait_ready()
         await replies.wait_for(3, timeout=60)  # redelivered after the ack wait
         await asyncio.sleep(1.0)
     assert [r.index for r in replies.items] == [0, 1, 2]  # exactly once

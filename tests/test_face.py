@@ -7,7 +7,6 @@ import asyncio
 import cv2
 import numpy as np
 import pytest
-import skimage.data
 from nats.aio.client import Client as NATS
 
 from mrrrme import subjects
@@ -16,7 +15,7 @@ from mrrrme.stack.infra import NatsServer
 from services.face.detect import FaceDetector, quality_cues
 from services.face.service import FaceService
 from services.face.settings import FaceSettings
-from tests.images import astronaut, coins, jpeg
+from tests.images import SAMPLES, astronaut, coins, jpeg
 from tests.mesh import inbox
 
 
@@ -52,7 +51,7 @@ def test_detector_on_lfw_faces_and_non_faces() -> None:
     """skimage's lfw_subset: 100 tight 25x25 face crops and 100 non-faces, upscaled 4x."""
     settings = FaceSettings()
     detector = FaceDetector(20, settings.min_confidence, settings.min_neighbors)
-    images = skimage.data.lfw_subset()
+    images = SAMPLES.lfw_subset()
     found = []
     for image in images:
         grey = cv2.resize((image * 255).astype(np.uint8), (100, 100))
@@ -62,7 +61,7 @@ def test_detector_on_lfw_faces_and_non_faces() -> None:
 
 
 def test_several_faces_report_the_largest_and_the_count(analyser: FaceService) -> None:
-    face = cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR)[30:330, 120:330]
+    face = cv2.cvtColor(SAMPLES.astronaut(), cv2.COLOR_RGB2BGR)[30:330, 120:330]
     canvas = np.full((480, 900, 3), 200, np.uint8)
     canvas[20:320, 20:230] = face
     small = cv2.resize(face, (157, 225))
@@ -75,7 +74,7 @@ def test_several_faces_report_the_largest_and_the_count(analyser: FaceService) -
 
 def test_quality_drops_for_a_dark_blurred_face() -> None:
     detector = FaceDetector()
-    bgr = cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR)
+    bgr = cv2.cvtColor(SAMPLES.astronaut(), cv2.COLOR_RGB2BGR)
     good = detector.detect(bgr)
     assert good.largest is not None
     dark = cv2.GaussianBlur((bgr * 0.25).astype(np.uint8), (9, 9), 3)
@@ -86,8 +85,8 @@ def test_quality_drops_for_a_dark_blurred_face() -> None:
 
 
 def test_grayscale_and_odd_sized_frames_work(analyser: FaceService) -> None:
-    grey = jpeg(cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2GRAY))
-    odd = jpeg(cv2.resize(skimage.data.astronaut(), (517, 389)))
+    grey = jpeg(cv2.cvtColor(SAMPLES.astronaut(), cv2.COLOR_RGB2GRAY))
+    odd = jpeg(cv2.resize(SAMPLES.astronaut(), (517, 389)))
     events = analyser.process([frame(grey), frame(odd)])
     assert all(isinstance(e, FaceEmotion) and e.faces == 1 for e in events)
 

@@ -7,10 +7,12 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import nats
 import pytest
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 
 from mrrrme import keys, subjects
 from mrrrme.contracts import (
@@ -26,7 +28,7 @@ from mrrrme.contracts import (
     new_id,
     reading_from_probabilities,
 )
-from mrrrme.runtime import Service, sync_with_server
+from mrrrme.runtime import sync_with_server
 from mrrrme.stack.infra import NatsServer, RedisServer
 from services.fusion.service import FusionService
 from services.fusion.settings import FusionSettings
@@ -38,10 +40,10 @@ SAD = reading_from_probabilities([0.1, 0.05, 0.8, 0.05])
 
 @contextlib.asynccontextmanager
 async def fusion(
-    nats_server: NatsServer, redis_server: RedisServer, replicas: int = 1, **settings: object
-) -> AsyncIterator[list[Service]]:
+    nats_server: NatsServer, redis_server: RedisServer, replicas: int = 1, **settings: Any
+) -> AsyncIterator[list[FusionService]]:
     services = [
-        FusionService(FusionSettings(nats_url=nats_server.url, redis_url=redis_server.url, **settings))  # type: ignore[arg-type]
+        FusionService(FusionSettings(nats_url=nats_server.url, redis_url=redis_server.url, **settings))
         for _ in range(replicas)
     ]
     async with contextlib.AsyncExitStack() as stack:
@@ -53,7 +55,7 @@ async def fusion(
 async def turns_of(nc: NATS, sid: str, count: int) -> list[Turn]:
     js = nc.jetstream()
     sub = await js.pull_subscribe(subjects.turn(sid), durable=f"t{sid}", stream=subjects.TURN_STREAM)
-    msgs: list = []
+    msgs: list[Msg] = []
     try:
         async with asyncio.timeout(30):
             while len(msgs) < count:

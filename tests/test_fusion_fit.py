@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from mrrrme.contracts import EMOTIONS, FaceEmotion, FusedEmotion, new_id, readin
 from mrrrme.eval import fusion_fit
 from mrrrme.eval.metrics import evaluate
 from mrrrme.eval.report import write_predictions
-from mrrrme.eval.types import Item, Prediction
+from mrrrme.eval.types import Item, Modality, Prediction
 from mrrrme.stack.infra import NatsServer, RedisServer
 from services.fusion import fit as ff
 from services.fusion import learned, rules
@@ -28,13 +29,13 @@ from services.fusion.settings import FusionSettings
 from tests.mesh import inbox
 from tests.test_fusion import HAPPY, SAD, fusion, send, spoken, turns_of
 
-MODALITIES = ("face", "voice", "text")
+MODALITIES: tuple[Modality, ...] = ("face", "voice", "text")
 
 
-def random_item(rng: np.random.Generator, j: int) -> tuple[dict[str, np.ndarray | None], dict[str, float]]:
+def random_item(rng: np.random.Generator, j: int) -> tuple[dict[Modality, np.ndarray | None], dict[Modality, float]]:
     """Three modality distributions (each missing 10 % of the time) and their quality figures."""
     readings = {m: rng.dirichlet(np.full(4, 0.5)) if rng.uniform() > 0.1 else None for m in MODALITIES}
-    qualities = {
+    qualities: dict[Modality, float] = {
         "face": float(rng.uniform()),  # below 0.5 half of the time: the low-quality factor
         "voice": 1.0 if rng.uniform() > 0.3 else 0.0,  # no speech 30 % of the time
         "text": float(rng.choice([5, 40])),  # short text half of the time
@@ -43,12 +44,12 @@ def random_item(rng: np.random.Generator, j: int) -> tuple[dict[str, np.ndarray 
 
 
 def predictions_of(
-    j: int, readings: dict[str, np.ndarray | None], qualities: dict[str, float], truth: str
+    j: int, readings: dict[Modality, np.ndarray | None], qualities: dict[Modality, float], truth: str
 ) -> list[Prediction]:
     return [
         Prediction(
             f"i{j}", m, truth, truth.lower(), None if p is None else tuple(float(x) for x in p), quality=qualities[m]
-        )  # type: ignore[arg-type]
+        )
         for m, p in readings.items()
     ]
 
@@ -63,7 +64,7 @@ def synthetic_by_rules(n: int, true: FusionWeights, seed: int = 0) -> list[Predi
         probe = [
             Prediction("probe", m, None, "", None if p is None else tuple(p), quality=qualities[m])
             for m, p in readings.items()
-        ]  # type: ignore[arg-type]
+        ]
         fused = rules.fuse(ff.inputs_of(*probe), true)
         if fused is None:
             continue
@@ -103,7 +104,8 @@ def synthetic_mislabelled_face(n: int, seed: int = 0) -> list[Prediction]:
         y = int(rng.integers(4))
         face = np.full(4, 0.05)
         face[swap[y]] = 0.85
-        readings: dict[str, np.ndarray | None] = {"face": face}
+        readings: dict[Modality, np.ndarray | None] = {"face": face}
+        m: Modality
         for m in ("voice", "text"):  # weak, honest: a random distribution with 0.15 more on the truth
             noisy = rng.dirichlet(np.ones(4))
             readings[m] = 0.85 * noisy + 0.15 * np.eye(4)[y]
@@ -248,7 +250,8 @@ async def test_the_running_fusion_service_uses_the_weights_file(
     that trusts the face (as tests/test_fusion.py's first test, which shows the seed's Sad)."""
     path = write_fixed(tmp_path / "w.json", FusionWeights(0.9, 0.05, 0.05, 0.7, 0.5, 0.7))
     emotions = {}
-    for name, settings in (("seed", {}), ("fitted", {"weights_file": str(path)})):
+    variants: list[tuple[str, dict[str, Any]]] = [("seed", {}), ("fitted", {"weights_file": str(path)})]
+    for name, settings in variants:
         sid, uid = f"fit{name}", new_id()
         fused = await inbox(own_nc, subjects.fused_emotion(sid), FusedEmotion)
         now = time.time()
@@ -279,7 +282,7 @@ async def test_the_fusion_service_refuses_to_start_with_a_bad_weights_file(
     bad = tmp_path / "w.json"
     bad.write_text(json.dumps({"schema": learned.SCHEMA, "version": 9}))
     service = FusionService(
-        FusionSettings(nats_url=own_nats_server.url, redis_url=redis_server.url, weights_file=str(bad))  # type: ignore[call-arg]
+        FusionSettings(nats_url=own_nats_server.url, redis_url=redis_server.url, weights_file=str(bad))
     )
     try:
         with pytest.raises(StartupError, match="version 9"):

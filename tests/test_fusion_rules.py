@@ -73,7 +73,8 @@ def test_no_conflict_when_one_side_is_unsure() -> None:
 
 @pytest.mark.parametrize("hidden, where", [(SAD, "voice"), (ANGRY, "text")])
 def test_masking_is_a_happy_face_over_sad_or_angry_voice_or_words(hidden: EmotionReading, where: str) -> None:
-    inputs = Inputs(face=HAPPY, face_quality=0.9, text_chars=LONG, **{where: hidden})
+    voice, text = (hidden, None) if where == "voice" else (None, hidden)
+    inputs = Inputs(face=HAPPY, face_quality=0.9, voice=voice, text=text, text_chars=LONG)
     if where == "voice":
         inputs = Inputs(face=HAPPY, face_quality=0.9, voice=hidden, text=NEUTRAL, text_chars=LONG)
     result = fuse(inputs)

@@ -37,11 +37,11 @@ def database_url(gateway: str) -> str:
 
 def memory_and_dialogue(
     gateway: str, nats_server: NatsServer, redis_server: RedisServer, dialogue: DialogueSettings | None = None
-) -> list[Service]:
-    common = {"nats_url": nats_server.url, "redis_url": redis_server.url}
+) -> list[Service[Any]]:
+    common: dict[str, Any] = {"nats_url": nats_server.url, "redis_url": redis_server.url}
     return [
-        MemoryService(MemorySettings(**common, database_url=database_url(gateway))),  # type: ignore[arg-type]
-        DialogueService(dialogue or DialogueSettings(**common, backend="lite")),  # type: ignore[arg-type]
+        MemoryService(MemorySettings(**common, database_url=database_url(gateway))),
+        DialogueService(dialogue or DialogueSettings(**common, backend="lite")),
     ]
 
 

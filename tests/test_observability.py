@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from prometheus_client.metrics import MetricWrapperBase
 
 from gateway.client import GatewayClient
 from gateway.metrics import GatewayMetrics
@@ -213,7 +214,7 @@ def test_an_endpoint_turns_tracing_on_with_the_otlp_exporter(monkeypatch: pytest
         assert provider is not None
         assert provider.resource.attributes["service.name"] == "face"
         assert provider.resource.attributes["service.instance.id"] == "host-1"
-        processor = provider._active_span_processor._span_processors[0]  # type: ignore[attr-defined]
+        processor = provider._active_span_processor._span_processors[0]
         exporter = processor._batch_processor._exporter  # type: ignore[attr-defined]
         assert type(exporter).__name__ == "OTLPSpanExporter"
         assert exporter._endpoint == "http://collector.invalid:4318/v1/traces"
@@ -346,9 +347,10 @@ def test_every_service_exports_one_family_per_measurement_with_a_service_label()
             if family.name.startswith("mrrrme_"):
                 assert name not in family.name.removeprefix("mrrrme_").split("_"), family.name
                 families.setdefault(family.name, set()).add(name)
-        collectors = registry._names_to_collectors  # type: ignore[attr-defined]
+        collectors = registry._names_to_collectors
         for metric in ("mrrrme_messages_total", "mrrrme_handler_seconds", "mrrrme_queued", "mrrrme_ready"):
-            assert "service" in collectors[metric]._labelnames, metric
+            collector = collectors[metric]
+            assert isinstance(collector, MetricWrapperBase) and "service" in collector._labelnames, metric
         samples = {sample.name for family in registry.collect() for sample in family.samples}
         assert {"process_cpu_seconds_total", "process_resident_memory_bytes"} <= samples
     # The same names for every service: one query compares them all.
@@ -416,7 +418,7 @@ def exported() -> dict[str, set[str]]:
     registries = [GatewayMetrics().registry, ServiceMetrics("face").registry]
     names: dict[str, set[str]] = {}
     for registry in registries:
-        for series, collector in registry._names_to_collectors.items():  # type: ignore[attr-defined]
+        for series, collector in registry._names_to_collectors.items():
             labels = set(getattr(collector, "_labelnames", ()))
             names[series] = names.get(series, set()) | labels | ({"le"} if series.endswith("_bucket") else set())
         # The process collectors describe themselves only by collecting.

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from gateway.client import GatewayClient
+from mrrrme.runtime import Service
 from mrrrme.stack.infra import NatsServer
 from services.asr.service import AsrService
 from services.asr.settings import AsrSettings
@@ -25,7 +26,7 @@ from tests.speech import sentences_with_pauses
 
 async def test_client_gets_face_voice_transcript_and_text_events(gateway: str, nats_server: NatsServer) -> None:
     url = nats_server.url
-    services = [
+    services: list[Service[Any]] = [
         FaceService(FaceSettings(nats_url=url, backend="lite", max_frame_age_ms=10_000)),
         VoiceService(VoiceSettings(nats_url=url, backend="lite")),
         AsrService(AsrSettings(nats_url=url, backend="lite")),

@@ -8,6 +8,7 @@ import logging
 import signal
 import urllib.request
 from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
 
 import msgspec
 import nats
@@ -33,6 +34,7 @@ from mrrrme.runtime import BadInput, BatchPolicy, Context, MicroBatcher, Service
 from mrrrme.runtime.tracing import MSG_ID, SESSION, TRACEPARENT, TraceContext
 from mrrrme.stack.infra import NatsServer
 from mrrrme.streams import ensure_streams
+from tests.conftest import Spawn
 from tests.workers.echo import EchoService, EchoSettings
 
 
@@ -40,12 +42,15 @@ def utterance(session_id: str, pcm: bytes = b"\x01\x00" * 160) -> Utterance:
     return Utterance(session_id=session_id, utterance_id=new_id(), pcm=pcm, started_at=0.0, ended_at=0.01)
 
 
-class Collector:
+M = TypeVar("M", bound=msgspec.Struct)
+
+
+class Collector(Generic[M]):
     """Collects decoded messages from a subject pattern, with their headers."""
 
-    def __init__(self, schema: type[msgspec.Struct]) -> None:
+    def __init__(self, schema: type[M]) -> None:
         self.schema = schema
-        self.items: list[tuple[msgspec.Struct, dict[str, str]]] = []
+        self.items: list[tuple[M, dict[str, str]]] = []
 
     @property
     def cb(self) -> Callable[[Msg], Awaitable[None]]:
@@ -134,10 +139,10 @@ async def test_bad_units_get_error_events_and_the_worker_keeps_serving(nats_serv
         await nc.publish(subjects.utterance("bad1"), encode(good))
         await errors.wait_for(3)
         await transcripts.wait_for(1)
-        codes = [event.code for event, _ in errors.items]  # type: ignore[attr-defined]
+        codes = [event.code for event, _ in errors.items]
         assert codes == ["bad_message", "bad_message", "empty_audio"]
-        assert all(event.source == "echo" for event, _ in errors.items)  # type: ignore[attr-defined]
-        assert transcripts.items[0][0].text == good.utterance_id  # type: ignore[attr-defined]
+        assert all(event.source == "echo" for event, _ in errors.items)
+        assert transcripts.items[0][0].text == good.utterance_id
         status, body = await http_get(service.metrics_port, "/metrics")
         assert status == 200
         # One family for every service, the service a label (not `mrrrme_echo_messages_total`).
@@ -214,7 +219,7 @@ async def test_units_from_many_sessions_are_batched(nats_server: NatsServer, nc:
         for i in range(24):
             await nc.publish(subjects.utterance(f"batch{i}"), encode(utterance(f"batch{i}")))
         await transcripts.wait_for(24)
-        sizes = [int(t.text.split("=")[1]) for t, _ in transcripts.items]  # type: ignore[attr-defined]
+        sizes = [int(t.text.split("=")[1]) for t, _ in transcripts.items]
         assert max(sizes) == 8
         assert sum(1 for s in sizes if s > 1) >= 16
         _, body = await http_get(service.metrics_port, "/metrics")
@@ -225,12 +230,12 @@ async def test_units_from_many_sessions_are_batched(nats_server: NatsServer, nc:
 
 
 async def test_killing_one_of_two_replicas_mid_stream_loses_only_what_it_had_taken(
-    nats_server: NatsServer, nc: NATS, spawn: Callable[..., object]
+    nats_server: NatsServer, nc: NATS, spawn: Spawn
 ) -> None:
     env = {"NATS_URL": nats_server.url, "MRRRME_ECHO_DELAY_MS": "20"}
     first, second = spawn("tests.workers.echo", **env), spawn("tests.workers.echo", **env)
-    await first.wait_ready()  # type: ignore[attr-defined]
-    await second.wait_ready()  # type: ignore[attr-defined]
+    await first.wait_ready()
+    await second.wait_ready()
     transcripts = Collector(Transcript)
     await nc.subscribe(subjects.transcript("kill1"), cb=transcripts.cb)
     sent = []
@@ -240,10 +245,10 @@ async def test_killing_one_of_two_replicas_mid_stream_loses_only_what_it_had_tak
         await nc.publish(subjects.utterance("kill1"), encode(unit))
         await sync_with_server(nc)
         if i == 60:
-            first.process.kill()  # type: ignore[attr-defined]
+            first.process.kill()
         await asyncio.sleep(0.02)
     await asyncio.sleep(1.0)
-    answered = {t.text for t, _ in transcripts.items}  # type: ignore[attr-defined]
+    answered = {t.text for t, _ in transcripts.items}
     lost = [u for u in sent if u not in answered]
     # Core NATS is at-most-once: what the killed replica had taken (its in-flight unit, and under CPU
     # starvation a few more already in its socket buffer) dies with it; nothing published after the kill
@@ -253,11 +258,9 @@ async def test_killing_one_of_two_replicas_mid_stream_loses_only_what_it_had_tak
     assert all(u in answered for u in sent[62:]), "the stream must continue on the surviving replica"
 
 
-async def test_sigterm_drains_every_unit_the_worker_took(
-    nats_server: NatsServer, nc: NATS, spawn: Callable[..., object]
-) -> None:
+async def test_sigterm_drains_every_unit_the_worker_took(nats_server: NatsServer, nc: NATS, spawn: Spawn) -> None:
     worker = spawn("tests.workers.echo", NATS_URL=nats_server.url, MRRRME_ECHO_DELAY_MS="100")
-    await worker.wait_ready()  # type: ignore[attr-defined]
+    await worker.wait_ready()
     transcripts = Collector(Transcript)
     await nc.subscribe(subjects.transcript("drain1"), cb=transcripts.cb)
     units = [utterance("drain1") for _ in range(15)]
@@ -265,11 +268,11 @@ async def test_sigterm_drains_every_unit_the_worker_took(
         await nc.publish(subjects.utterance("drain1"), encode(unit))
     await nc.flush()
     await transcripts.wait_for(1)
-    worker.signal(signal.SIGTERM)  # type: ignore[attr-defined]
-    assert await worker.wait() == 0  # type: ignore[attr-defined]
+    worker.signal(signal.SIGTERM)
+    assert await worker.wait() == 0
     await asyncio.sleep(0.2)
-    assert sorted(t.text for t, _ in transcripts.items) == sorted(u.utterance_id for u in units)  # type: ignore[attr-defined]
-    assert "draining in-flight work" in worker.output()  # type: ignore[attr-defined]
+    assert sorted(t.text for t, _ in transcripts.items) == sorted(u.utterance_id for u in units)
+    assert "draining in-flight work" in worker.output()
 
 
 async def _publish_turns(nc: NATS, session_id: str, texts: list[str]) -> list[Turn]:
@@ -282,7 +285,7 @@ async def _publish_turns(nc: NATS, session_id: str, texts: list[str]) -> list[Tu
 
 
 async def test_durable_turns_survive_sigterm_and_restart_without_duplicates(
-    own_nats_server: NatsServer, spawn: Callable[..., object]
+    own_nats_server: NatsServer, spawn: Spawn
 ) -> None:
     nc = await nats.connect(own_nats_server.url)
     replies = Collector(ReplySentence)
@@ -291,24 +294,24 @@ async def test_durable_turns_survive_sigterm_and_restart_without_duplicates(
     # machine delays this test by a second or more (50 ms turns were once all done before it).
     env = {"NATS_URL": own_nats_server.url, "MRRRME_ECHO_DURABLE": "true", "MRRRME_ECHO_DELAY_MS": "200"}
     worker = spawn("tests.workers.echo", **env)
-    await worker.wait_ready()  # type: ignore[attr-defined]
+    await worker.wait_ready()
     turns = await _publish_turns(nc, "dur1", [f"turn {i}" for i in range(40)])
     await replies.wait_for(5)
-    worker.signal(signal.SIGTERM)  # type: ignore[attr-defined]
-    assert await worker.wait() == 0  # type: ignore[attr-defined]
+    worker.signal(signal.SIGTERM)
+    assert await worker.wait() == 0
     before_restart = len(replies.items)
     assert before_restart < len(turns), "the test must stop the worker mid-stream"
     restarted = spawn("tests.workers.echo", **env)
-    await restarted.wait_ready()  # type: ignore[attr-defined]
+    await restarted.wait_ready()
     await replies.wait_for(len(turns), timeout=20)
     await asyncio.sleep(0.5)
-    answered = [r.turn_id for r, _ in replies.items]  # type: ignore[attr-defined]
+    answered = [r.turn_id for r, _ in replies.items]
     assert sorted(answered) == sorted(t.turn_id for t in turns)  # every turn once, none twice
     await nc.drain()
 
 
 async def test_a_poison_turn_is_delivered_max_deliver_times_then_dead_lettered(
-    own_nats_server: NatsServer, spawn: Callable[..., object]
+    own_nats_server: NatsServer, spawn: Spawn
 ) -> None:
     nc = await nats.connect(own_nats_server.url)
     replies, errors = Collector(ReplySentence), Collector(ErrorEvent)
@@ -316,34 +319,34 @@ async def test_a_poison_turn_is_delivered_max_deliver_times_then_dead_lettered(
     await nc.subscribe(subjects.error("poison1"), cb=errors.cb)
     env = {"NATS_URL": own_nats_server.url, "MRRRME_ECHO_DURABLE": "true", "MRRRME_ECHO_FAIL_TEXT": "poison"}
     worker = spawn("tests.workers.echo", **env)
-    await worker.wait_ready()  # type: ignore[attr-defined]
+    await worker.wait_ready()
     await _publish_turns(nc, "poison1", ["poison", *[f"fine {i}" for i in range(10)]])
     await replies.wait_for(10)
     await errors.wait_for(1, timeout=30)
-    assert errors.items[0][0].code == "failed"  # type: ignore[attr-defined]
+    assert errors.items[0][0].code == "failed"
     js = nc.jetstream()
     dead = await js.pull_subscribe(subjects.ALL_DEAD_LETTERS, durable="inspect", stream=subjects.DEAD_LETTER_STREAM)
     (letter,) = await dead.fetch(1, timeout=5)
     assert decode(letter.data, Turn).text == "poison"
     assert letter.headers is not None and letter.headers["Mrrrme-Deliveries"] == "5"
-    assert worker.output().count("durable handler failed") == 5  # type: ignore[attr-defined]
+    assert worker.output().count("durable handler failed") == 5
     await nc.drain()
 
 
 async def test_a_unit_that_asks_to_be_retried_is_redelivered_and_logged_without_a_crash(
-    own_nats_server: NatsServer, spawn: Callable[..., object]
+    own_nats_server: NatsServer, spawn: Spawn
 ) -> None:
     nc = await nats.connect(own_nats_server.url)
     replies = Collector(ReplySentence)
     await nc.subscribe(subjects.reply_text("later1"), cb=replies.cb)
     env = {"NATS_URL": own_nats_server.url, "MRRRME_ECHO_DURABLE": "true", "MRRRME_ECHO_LATER_TEXT": "later"}
     worker = spawn("tests.workers.echo", **env)
-    await worker.wait_ready()  # type: ignore[attr-defined]
+    await worker.wait_ready()
     await _publish_turns(nc, "later1", ["later"])
     await replies.wait_for(1, timeout=20)
     await asyncio.sleep(0.5)
-    assert [r.text for r, _ in replies.items] == ["later"]  # type: ignore[attr-defined]
-    output = worker.output()  # type: ignore[attr-defined]
+    assert [r.text for r, _ in replies.items] == ["later"]
+    output = worker.output()
     assert output.count("will retry a unit") == 2 and "Traceback" not in output
     await nc.drain()
 

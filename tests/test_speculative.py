@@ -17,10 +17,11 @@ from gateway.vad import Segmenter
 from mrrrme import subjects
 from mrrrme.contracts import ErrorEvent, Transcript, Utterance, encode, new_id
 from mrrrme.runtime import BadInput
+from mrrrme.stack.infra import NatsServer, RedisServer
 from services.asr.service import AsrService
 from services.asr.settings import AsrSettings
 from tests.accounts import new_user
-from tests.conftest import APPS, NatsServer, RedisServer
+from tests.conftest import APPS
 from tests.mesh import inbox, started
 from tests.speech import silence, synthesize
 from tests.test_turn import voiced
@@ -101,7 +102,7 @@ async def test_a_turn_that_goes_on_after_a_pause_is_one_transcript(
         reported(segmenter, speculation, unfinished)
 
     monkeypatch.setattr(Segmenter, "heard", spy)
-    settings = AsrSettings(nats_url=nats_server.url, redis_url=redis_server.url)  # type: ignore[call-arg]
+    settings = AsrSettings(nats_url=nats_server.url, redis_url=redis_server.url)
     first, second = voiced(synthesize("I went to the store and")), voiced(synthesize("bought bread."))
     speech = np.concatenate([silence(0.5), first, silence(0.6), second, silence(2.5)]).astype("<i2").tobytes()
     before = early_outcomes(gateway)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -82,8 +83,12 @@ def get_json(url: str) -> dict[str, object]:
         return dict(json.load(response))
 
 
+Stack = tuple[subprocess.Popen[str], Output, int]
+"""`make run` as a child process, its output and the gateway's port."""
+
+
 @pytest.fixture()
-def stack() -> object:
+def stack() -> Iterator[Stack]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("NATS_URL", "REDIS_URL")}
     env.update(MRRRME_GATEWAY_PORT=str(port), PYTHONUNBUFFERED="1", MRRRME_REPLICAS="asr=2")
@@ -103,8 +108,8 @@ def stack() -> object:
         process.wait()
 
 
-def test_make_run_brings_the_stack_up_restarts_crashes_and_leaves_nothing_behind(stack: object) -> None:
-    process, output, port = stack  # type: ignore[misc]
+def test_make_run_brings_the_stack_up_restarts_crashes_and_leaves_nothing_behind(stack: Stack) -> None:
+    process, output, port = stack
     output.wait_for(r"started embedded NATS \(JetStream\) at nats://127\.0\.0\.1:\d+")
     output.wait_for(r"started embedded Redis")
     output.wait_for(rf"MrrrMe is up: open http://localhost:{port}")

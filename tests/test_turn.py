@@ -361,7 +361,12 @@ def test_recognition_starts_before_the_turn_model_is_first_asked(vad: SileroVad)
     """A 'complete' waits for the early words, so they are asked for sooner than the model: at
     `speculate_silence_ms`, with only that much trailing silence, which the utterance then keeps too."""
     asked_s: list[float] = []  # how much audio (from the start of speech) the model heard at each question
-    model = FakeTurn(lambda audio: asked_s.append(len(audio) / SAMPLE_RATE) or 1.0)
+
+    def complete(audio: np.ndarray) -> float:
+        asked_s.append(len(audio) / SAMPLE_RATE)
+        return 1.0
+
+    model = FakeTurn(complete)
     audio = np.concatenate([silence(0.5), voiced(synthesize("Can you help me relax?")), silence(2.0)])
     config = dataclasses.replace(SPECULATING, speculate_silence_ms=100, turn_silence_ms=300)
     _, early, utterance = segment(vad, audio, config, model)

@@ -52,21 +52,21 @@ from tests.mesh import started
 from tests.speech import sentences_with_pauses
 
 
-def mesh(nats_url: str, redis_url: str, dialogue: DialogueSettings | None = None) -> list[Service]:
-    common = {"nats_url": nats_url, "redis_url": redis_url}
+def mesh(nats_url: str, redis_url: str, dialogue: DialogueSettings | None = None) -> list[Service[Any]]:
+    common: dict[str, Any] = {"nats_url": nats_url, "redis_url": redis_url}
     return [
-        FaceService(FaceSettings(**common, backend="lite", max_frame_age_ms=10_000)),  # type: ignore[arg-type]
-        VoiceService(VoiceSettings(**common, backend="lite")),  # type: ignore[arg-type]
-        AsrService(AsrSettings(**common, backend="lite")),  # type: ignore[arg-type]
-        TextService(TextSettings(**common, backend="lite")),  # type: ignore[arg-type]
-        FusionService(FusionSettings(**common)),  # type: ignore[arg-type]
-        DialogueService(dialogue or DialogueSettings(**common, backend="lite")),  # type: ignore[arg-type]
-        TtsService(TtsSettings(**common, backend="lite")),  # type: ignore[arg-type]
+        FaceService(FaceSettings(**common, backend="lite", max_frame_age_ms=10_000)),
+        VoiceService(VoiceSettings(**common, backend="lite")),
+        AsrService(AsrSettings(**common, backend="lite")),
+        TextService(TextSettings(**common, backend="lite")),
+        FusionService(FusionSettings(**common)),
+        DialogueService(dialogue or DialogueSettings(**common, backend="lite")),
+        TtsService(TtsSettings(**common, backend="lite")),
     ]
 
 
 def wav_seconds(encoded: str) -> float:
-    with wave.open(io.BytesIO(base64.b64decode(encoded))) as audio:
+    with wave.open(io.BytesIO(base64.b64decode(encoded)), "rb") as audio:
         return audio.getnframes() / audio.getframerate()
 
 

@@ -16,7 +16,6 @@ from typing import Any
 import nats
 import numpy as np
 import pytest
-import skimage.data
 from nats.aio.msg import Msg
 from playwright.async_api import Page, async_playwright
 
@@ -26,7 +25,7 @@ from services.memory.service import MemoryService
 from services.memory.settings import MemorySettings
 from tests.accounts import PASSWORD
 from tests.conftest import APPS
-from tests.images import y4m
+from tests.images import SAMPLES, y4m
 from tests.mesh import started
 from tests.speech import SAMPLE_RATE, sentences_with_pauses
 from tests.test_turn_e2e import mesh
@@ -48,7 +47,7 @@ def write_wav(path: Path, pcm: np.ndarray) -> None:
 def media(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("fake-devices")
     video = folder / "astronaut.y4m"
-    video.write_bytes(y4m(skimage.data.astronaut()))
+    video.write_bytes(y4m(SAMPLES.astronaut()))
     audio = folder / "speech.wav"
     pcm = sentences_with_pauses(["I am so happy to see you today"], 1.5)
     write_wav(audio, pcm)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.async_api import Page
+from playwright.async_api import FilePayload, Page
 
 from mrrrme.contracts import new_id
 from tests import gltf
@@ -36,7 +36,8 @@ async def choose(page: Page, name: str, data: bytes) -> None:
     """Pick a file in Settings > Avatar, as a person would."""
     if not await page.evaluate("document.querySelector('#settings').open"):
         await page.click("#settings summary")
-    await page.set_input_files("#avatar-file", files=[{"name": name, "mimeType": "model/gltf-binary", "buffer": data}])
+    file: FilePayload = {"name": name, "mimeType": "model/gltf-binary", "buffer": data}
+    await page.set_input_files("#avatar-file", files=[file])
 
 
 async def shown(page: Page, name: str, kind: str) -> None:
@@ -88,11 +89,11 @@ async def hold(page: Page, viseme: str, morph: str, shot: str) -> None:
 
 
 def peak(samples: list[dict[str, Any]], viseme: str, name: str) -> float:
-    return max(s[name] for s in samples if s["v"] == viseme)
+    return float(max(s[name] for s in samples if s["v"] == viseme))
 
 
 def low(samples: list[dict[str, Any]], viseme: str, name: str) -> float:
-    return min(s[name] for s in samples if s["v"] == viseme)
+    return float(min(s[name] for s in samples if s["v"] == viseme))
 
 
 def assert_follows(samples: list[dict[str, Any]], shapes: dict[str, str]) -> None:

@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, ParamSpec, TypeVar
+from typing import Any, ClassVar, Generic, ParamSpec, Self, TypeVar
 
 import msgspec
 import nats
@@ -436,7 +436,7 @@ class Service(Generic[S]):
         if self._health is not None:
             await self._health.aclose()
 
-    async def __aenter__(self) -> Service[S]:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 

@@ -19,6 +19,7 @@ import sysconfig
 import tempfile
 import time
 from pathlib import Path
+from typing import Self
 
 NATS_MAX_PAYLOAD = 4 * 1024 * 1024
 """Bytes: a 30 s utterance of PCM16 at 16 kHz is 960 KiB, so 4 MiB leaves a wide margin."""
@@ -130,7 +131,7 @@ class _Server:
             self._tmp.cleanup()
             self._tmp = None
 
-    def __enter__(self) -> _Server:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
