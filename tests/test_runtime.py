@@ -290,9 +290,10 @@ async def test_durable_turns_survive_sigterm_and_restart_without_duplicates(
     nc = await nats.connect(own_nats_server.url)
     replies = Collector(ReplySentence)
     await nc.subscribe(subjects.reply_text("dur1"), cb=replies.cb)
-    # 40 turns of 200 ms, 4 at a time: 2 s of work, so SIGTERM lands mid-stream even when a busy
-    # machine delays this test by a second or more (50 ms turns were once all done before it).
-    env = {"NATS_URL": own_nats_server.url, "MRRRME_ECHO_DURABLE": "true", "MRRRME_ECHO_DELAY_MS": "200"}
+    # 40 turns of 400 ms, 4 at a time: 4 s of work, so SIGTERM lands mid-stream even when a busy
+    # machine delays this test by seconds (50 ms turns were once all done before it, and 200 ms turns
+    # once too, while benchmarks ran beside the suite).
+    env = {"NATS_URL": own_nats_server.url, "MRRRME_ECHO_DURABLE": "true", "MRRRME_ECHO_DELAY_MS": "400"}
     worker = spawn("tests.workers.echo", **env)
     await worker.wait_ready()
     turns = await _publish_turns(nc, "dur1", [f"turn {i}" for i in range(40)])
