@@ -38,11 +38,7 @@ Smile genuineness, an approximation of facial action units from 2D geometry, not
 - AU6 (cheek raiser, which narrows the eyes from below) -> `eye_aperture`: the eye aspect ratio
   (mean lid-to-lid height over corner-to-corner width, on the refined eye points, 3D distances, mean
   of both eyes);
-- `duchenne`: smile x eye narrowing, high only for a smile that reaches the eyes. The eyes are re-read
-  only for a smile of at least EYES_FROM_SMILE: the cue is at most the smile, so a weaker one cannot
-  reach fusion's FELT_SMILE, and the two iris crops are half of a frame's landmark cost (measured: mesh
-  and eyes 24 ms, mesh alone 12 ms on the 2-core machine). Below it `eye_aperture` and `duchenne` are
-  None (not measured), as they are with the refinement turned off. Eye shapes differ a
+- `duchenne`: smile x eye narrowing, high only for a smile that reaches the eyes. Eye shapes differ a
   lot between people, so narrowing needs a baseline: by default typical open eyes (EAR_OPEN, measured
   on the LFW faces below), and narrow-eyed faces and blinks read as narrowed. A caller that keeps a
   person's own baseline (e.g. a session's median aperture while not smiling) gets a fairer cue from
@@ -102,7 +98,6 @@ WIDTH_NEUTRAL, WIDTH_SMILE = 0.62, 0.85
 # Eye aspect ratio with the refined eyes: LFW's 10th/50th/75th percentiles 0.24/0.28/0.32 (its smilers'
 # median 0.26 against 0.29 for the rest): "open" is the upper quartile, "narrowed" below LFW's 10th pct.
 EAR_OPEN, EAR_NARROW = 0.32, 0.20
-EYES_FROM_SMILE = 0.3  # fusion's FELT_SMILE: the Duchenne cue (<= smile) of a weaker smile is below it
 # A frontal face reads about -8 degrees on the chin-forehead axis (the forehead slopes back): the median
 # over the LFW faces of skimage.data.lfw_subset() and the frontal astronaut both measured -8 to -9.
 PITCH_OFFSET_DEG = -8.0
@@ -119,11 +114,10 @@ class FaceGeometry:
     roll_deg: float
     smile: float
     """AU12 proxy, 0 (corners level, mouth narrow) .. 1 (corners well raised, mouth wide)."""
-    eye_aperture: float | None
-    """Mean eye aspect ratio (lids' distance over the corners'): ~0.28 typical, 0.2 narrowed, ~0.05 closed;
-    None when the eyes were not read (a smile below EYES_FROM_SMILE, or the refinement turned off)."""
-    duchenne: float | None
-    """AU6+AU12 proxy, 0..1: smile times eye narrowing; None when the eyes were not read."""
+    eye_aperture: float
+    """Mean eye aspect ratio (lids' distance over the corners'): ~0.28 typical, 0.2 narrowed, ~0.05 closed."""
+    duchenne: float
+    """AU6+AU12 proxy, 0..1: smile times eye narrowing."""
     presence: float
     """The landmark model's probability that the crop holds a face."""
     landmarks: np.ndarray = field(repr=False, compare=False)
@@ -236,28 +230,21 @@ def frontality(geometry: FaceGeometry, limit_deg: float = 40.0) -> float:
     return round(_clip01(1.0 - math.hypot(geometry.yaw_deg, geometry.pitch_deg) / limit_deg), 4)
 
 
-def smile_of(points: np.ndarray, roll_deg: float) -> float:
-    """The AU12 proxy in 0..1 from the mouth-corner lift and the mouth width (scales above)."""
-    lift, width = smile_measures(points, roll_deg)
-    return _clip01(
+def geometry_from_landmarks(points: np.ndarray, presence: float = 1.0) -> FaceGeometry:
+    yaw, pitch, roll = head_pose(points)
+    lift, width = smile_measures(points, roll)
+    smile = _clip01(
         0.5 * (lift - LIFT_NEUTRAL) / (LIFT_SMILE - LIFT_NEUTRAL)
         + 0.5 * (width - WIDTH_NEUTRAL) / (WIDTH_SMILE - WIDTH_NEUTRAL)
     )
-
-
-def geometry_from_landmarks(points: np.ndarray, presence: float = 1.0, eyes_read: bool = True) -> FaceGeometry:
-    """Pose and cues from 468 points; `eyes_read`: the eye points are the iris model's (else the eye
-    aperture and the Duchenne cue are not measured: the bare mesh's eyelids barely move)."""
-    yaw, pitch, roll = head_pose(points)
-    smile = smile_of(points, roll)
-    aperture = (eye_aspect_ratio(points, RIGHT_EYE) + eye_aspect_ratio(points, LEFT_EYE)) / 2.0 if eyes_read else None
+    aperture = (eye_aspect_ratio(points, RIGHT_EYE) + eye_aspect_ratio(points, LEFT_EYE)) / 2.0
     return FaceGeometry(
         yaw_deg=round(yaw, 2),
         pitch_deg=round(pitch, 2),
         roll_deg=round(roll, 2),
         smile=round(smile, 4),
-        eye_aperture=round(aperture, 4) if aperture is not None else None,
-        duchenne=duchenne_cue(smile, aperture) if aperture is not None else None,
+        eye_aperture=round(aperture, 4),
+        duchenne=duchenne_cue(smile, aperture),
         presence=round(presence, 4),
         landmarks=points,
     )
@@ -305,32 +292,21 @@ class FaceLandmarker:
             eye[:, 0] = (EYE_SIDE - 1) - eye[:, 0]
         points[list(contour)] = to_frame(eye, transform)
 
-    def _mesh_points(self, rgb: np.ndarray, face: Face | BlazeFace) -> tuple[np.ndarray, float]:
-        transform = crop_transform(face)
-        raw, flag = self._run(self._mesh_model, warp(rgb, transform, INPUT_SIDE), self._mesh, self._presence)
-        presence = 1.0 / (1.0 + math.exp(-float(np.clip(flag.ravel()[0], -100.0, 100.0))))
-        return to_frame(raw.reshape(468, 3), transform), presence
-
-    def _refine_eyes(self, rgb: np.ndarray, points: np.ndarray) -> None:
-        self._refine_eye(rgb, points, RIGHT_EYE_CONTOUR, mirrored=False)
-        self._refine_eye(rgb, points, LEFT_EYE_CONTOUR, mirrored=True)
-
     def landmarks(self, image: np.ndarray, face: Face | BlazeFace) -> tuple[np.ndarray, float]:
         """(468, 3) points in frame pixels (eyes refined unless turned off) and the face-presence probability."""
         rgb = cv2.cvtColor(as_bgr(image), cv2.COLOR_BGR2RGB)
-        points, presence = self._mesh_points(rgb, face)
+        transform = crop_transform(face)
+        raw, flag = self._run(self._mesh_model, warp(rgb, transform, INPUT_SIDE), self._mesh, self._presence)
+        presence = 1.0 / (1.0 + math.exp(-float(np.clip(flag.ravel()[0], -100.0, 100.0))))
+        points = to_frame(raw.reshape(468, 3), transform)
         if self._eye_model is not None and presence >= PRESENCE_MIN:
-            self._refine_eyes(rgb, points)
+            self._refine_eye(rgb, points, RIGHT_EYE_CONTOUR, mirrored=False)
+            self._refine_eye(rgb, points, LEFT_EYE_CONTOUR, mirrored=True)
         return points, presence
 
     def geometry(self, image: np.ndarray, face: Face | BlazeFace) -> FaceGeometry | None:
-        """Pose and smile cues for one face of a frame, or None when the crop holds no face. The eyes are
-        read only for a smile of at least EYES_FROM_SMILE (on the mesh's own points)."""
-        rgb = cv2.cvtColor(as_bgr(image), cv2.COLOR_BGR2RGB)
-        points, presence = self._mesh_points(rgb, face)
+        """Pose and smile cues for one face of a frame, or None when the crop holds no face."""
+        points, presence = self.landmarks(image, face)
         if presence < PRESENCE_MIN:
             return None
-        eyes_read = self._eye_model is not None and smile_of(points, head_pose(points)[2]) >= EYES_FROM_SMILE
-        if eyes_read:
-            self._refine_eyes(rgb, points)
-        return geometry_from_landmarks(points, presence, eyes_read=eyes_read)
+        return geometry_from_landmarks(points, presence)
