@@ -133,3 +133,50 @@ async def test_service_answers_frames_and_refuses_bad_ones_over_nats(nats_server
             await asyncio.sleep(0.05)
         # Every frame is counted once, under one outcome: the stale one is not also counted "ok".
         assert (counted("ok"), counted("bad_input"), counted("stale")) == (2, 4, 1)
+
+
+# --- the face mesh confirms what BlazeFace found --------------------------------------------------
+
+
+def colour_wheel_beside(face_side: int = 0) -> bytes:
+    """scikit-image's colour wheel, which BlazeFace takes for a face (score ~0.58), with the astronaut's
+    face `face_side` px wide beside it (none: 0)."""
+    canvas = np.full((370, 520, 3), 255, np.uint8)
+    canvas[:, :371] = SAMPLES.colorwheel()[..., :3]
+    if face_side:
+        face = cv2.resize(SAMPLES.astronaut()[20:260, 130:340], (face_side, face_side))
+        canvas[10 : 10 + face_side, 515 - face_side : 515] = face
+    return jpeg(canvas)
+
+
+@pytest.mark.parametrize("picture", ["colour wheel", "cat"])
+def test_what_the_face_mesh_rejects_is_no_face(analyser: FaceService, picture: str) -> None:
+    data = jpeg(SAMPLES.colorwheel()[..., :3]) if picture == "colour wheel" else jpeg(SAMPLES.chelsea())
+    (event,) = analyser.process([frame(data)])
+    assert isinstance(event, FaceEmotion) and event.reading is None and event.faces == 0
+    # Without the landmarks nothing checks the detection: the same picture is read as a face.
+    unchecked = FaceService(FaceSettings(backend="lite", landmarks=False))
+    unchecked.load()
+    (read,) = unchecked.process([frame(data)])
+    assert isinstance(read, FaceEmotion) and read.reading is not None and read.faces >= 1
+
+
+def test_a_real_face_beside_a_rejected_one_is_the_one_read(analyser: FaceService) -> None:
+    (event,) = analyser.process([frame(colour_wheel_beside(face_side=140))])
+    assert isinstance(event, FaceEmotion) and event.faces == 1 and event.reading is not None
+    assert event.box is not None and event.box[0] > 371  # the astronaut on the right, not the wheel
+
+
+@pytest.mark.parametrize("degrees", [-60.0, 60.0, 90.0])
+def test_a_rolled_face_is_confirmed_and_read(analyser: FaceService, degrees: float) -> None:
+    """The landmark crop is levelled by BlazeFace's eye keypoints, which the service's detections carry
+    (they were dropped once, and the mesh then saw a face lying on its side and rejected it)."""
+    image = SAMPLES.astronaut()
+    h, w = image.shape[:2]
+    turned = cv2.warpAffine(image, cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0), (w, h),
+                            borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+    (event,) = analyser.process([frame(jpeg(turned))])
+    assert isinstance(event, FaceEmotion) and event.faces == 1 and event.reading is not None
+    assert event.reading.emotion == "Happy"
+    detected = analyser.detector.detect(cv2.cvtColor(turned, cv2.COLOR_RGB2BGR)).largest
+    assert detected is not None and detected.eyes is not None

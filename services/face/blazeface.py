@@ -173,7 +173,9 @@ class BlazeFace:
 
     def to_face(self) -> Face:
         # Scores run from the 0.5 threshold to ~0.9+ for a clear face.
-        return Face(box=self.box, confidence=self.score, certainty=float(np.clip((self.score - 0.5) / 0.4, 0, 1)))
+        certainty = float(np.clip((self.score - 0.5) / 0.4, 0, 1))
+        eyes = (self.keypoint("right_eye"), self.keypoint("left_eye"))
+        return Face(box=self.box, confidence=self.score, certainty=certainty, eyes=eyes)
 
     def keypoint(self, name: str) -> tuple[float, float]:
         x, y = self.keypoints[KEYPOINTS.index(name)]

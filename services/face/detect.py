@@ -33,6 +33,9 @@ class Face:
     probability (0..1)."""
     certainty: float
     """The same on one scale for every detector, 0..1: the quality score's confidence cue."""
+    eyes: tuple[tuple[float, float], tuple[float, float]] | None = None
+    """The person's right and left eye centres (x, y in frame pixels) where the detector finds them
+    (BlazeFace; Haar does not): the landmark crop is levelled by the line between them."""
 
 
 @dataclass(frozen=True)

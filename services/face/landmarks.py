@@ -142,8 +142,9 @@ def crop_transform(face: Face | BlazeFace) -> np.ndarray:
     """The 2x3 affine taking 192x192 face-crop pixels to frame pixels."""
     x, y, w, h = face.box
     angle = 0.0
-    if isinstance(face, BlazeFace):
-        (rx, ry), (lx, ly) = face.keypoint("right_eye"), face.keypoint("left_eye")
+    eyes = (face.keypoint("right_eye"), face.keypoint("left_eye")) if isinstance(face, BlazeFace) else face.eyes
+    if eyes is not None:
+        (rx, ry), (lx, ly) = eyes
         angle = math.atan2(ly - ry, lx - rx)
     return square_transform(np.array([x + w / 2.0, y + h / 2.0]), ROI_SCALE * max(w, h), angle, INPUT_SIDE)
 

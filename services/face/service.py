@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from mrrrme import emotions, subjects
@@ -15,7 +17,9 @@ from services.face.landmarks import FaceGeometry, FaceLandmarker, frontality
 from services.face.settings import FaceSettings
 
 FaceInput = tuple[Detection, Face, FaceGeometry | None]
-"""A decoded frame, the face the model reads (the largest) and its landmark geometry when measured."""
+"""A decoded frame, the face the model reads (the largest it confirms) and its landmark geometry when measured."""
+CHECKED_FACES = 3
+"""Detections, largest first, that the face mesh checks per frame for one it confirms as a face."""
 
 
 class FaceService(ModelService[FaceSettings, Frame, FaceInput, dict[str, float]]):
@@ -54,11 +58,21 @@ class FaceService(ModelService[FaceSettings, Frame, FaceInput, dict[str, float]]
 
     def prepare(self, frame: Frame) -> FaceInput | Ready:
         detection = self.detector.detect(decode_jpeg(frame.jpeg, self.settings.min_image_px))
-        if detection.largest is None:
-            return Ready(FaceEmotion(session_id=frame.session_id, frame_seq=frame.seq, reading=None))
-        face = detection.largest
-        geometry = self.landmarker.geometry(detection.image, face) if self.landmarker is not None else None
-        return detection, face, geometry
+        no_face = Ready(FaceEmotion(session_id=frame.session_id, frame_seq=frame.seq, reading=None))
+        if self.landmarker is None:
+            return no_face if detection.largest is None else (detection, detection.largest, None)
+        # The face mesh also says whether its crop holds a face. BlazeFace's false faces (a colour wheel,
+        # a cat's face: presence 0.001 and 0.02, against 0.73 and above for every LFW face) are not read;
+        # the largest detection it confirms is, and only confirmed ones are counted.
+        rejected: list[int] = []
+        for index, face in enumerate(detection.faces[:CHECKED_FACES]):
+            geometry = self.landmarker.geometry(detection.image, face)
+            if geometry is None:
+                rejected.append(index)
+                continue
+            faces = [f for i, f in enumerate(detection.faces) if i not in rejected]
+            return dataclasses.replace(detection, faces=faces), face, geometry
+        return no_face
 
     def infer(self, inputs: list[FaceInput]) -> list[dict[str, float]]:
         return self.backend.classify([(detection.image, face) for detection, face, _ in inputs])
