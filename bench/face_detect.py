@@ -4,17 +4,17 @@
 
 Detectors: OpenCV Haar with the face service's default settings (services/face/settings.py), and
 BlazeFace short and full range (services/face/blazeface.py), what the face service reads (BlazeFace
-short then full range, each detection confirmed by the face mesh: services/face/service.py), plus the landmark step (face mesh + both
-eyes) per face. Frames: the astronaut scaled to the frame's height on a replicated border, 640x480 and
-320x240 (what clients send). Each timing is the best of `--rounds` rounds of `--frames` calls, so a busy
-machine inflates less. LFW: 100 faces and 100 non-faces, 25x25 crops upscaled 4x to 100x100 as in
-tests/test_face.py ("tight"), and the same with a 50 px replicated border ("padded", face half the frame).
+short then full range, each detection confirmed by the face mesh: services/face/service.py), plus the
+landmark step (face mesh + both eyes) per face. Frames: the astronaut scaled to the frame's height on a
+replicated border, 640x480 and 320x240 (what clients send). Each timing is the best of `--rounds` rounds
+of `--frames` calls, so a busy machine inflates less. LFW: 100 faces and 100 non-faces, 25x25 crops
+upscaled 4x to 100x100 as in tests/test_face.py ("tight"), and the same with a 50 px replicated border
+("padded", face half the frame).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import platform
 import time
 from collections.abc import Callable
@@ -28,7 +28,7 @@ import skimage.data
 from services.face.blazeface import BlazeFaceDetector, ShortThenFullDetector
 from services.face.detect import Detection, FaceDetector
 from services.face.landmarks import FaceLandmarker
-from services.face.service import CHECKED_FACES
+from services.face.service import confirmed
 from services.face.settings import FaceSettings
 
 SAMPLES: Any = skimage.data  # scikit-image's sample images (its functions are untyped)
@@ -52,13 +52,10 @@ def lfw(pad: int) -> list[np.ndarray]:
     return images
 
 
-def confirmed(detector: ShortThenFullDetector, landmarker: FaceLandmarker, image: np.ndarray) -> Detection:
-    """The faces the face service reads and counts: detections (the first CHECKED_FACES, largest first) that
-    the face mesh confirms, on the crop the service gives it. The timing includes the mesh, which the
-    service runs anyway for pose and the smile cues."""
-    found = detector.detect(image)
-    faces = [f for f in found.faces[:CHECKED_FACES] if landmarker.geometry(found.image, f) is not None]
-    return dataclasses.replace(found, faces=faces)
+def checked(detector: ShortThenFullDetector, landmarker: FaceLandmarker, image: np.ndarray) -> Detection:
+    """What the face service reads and counts (services/face/service.py `confirmed`); the timing includes
+    the face mesh, which the service runs anyway for pose and the smile cues."""
+    return confirmed(detector.detect(image), landmarker)[0]
 
 
 def ms_per_call(run: Callable[[], object], frames: int, rounds: int) -> float:
@@ -88,7 +85,7 @@ def main() -> None:
         "BlazeFace short range (score >= 0.5)": BlazeFaceDetector("short", num_threads=args.threads).detect,
         "BlazeFace full range (score >= 0.5)": BlazeFaceDetector("full", num_threads=args.threads).detect,
         "the service: BlazeFace auto range + the face mesh's check (landmarks on)": partial(
-            confirmed, ShortThenFullDetector(), FaceLandmarker(num_threads=args.threads)
+            checked, ShortThenFullDetector(), FaceLandmarker(num_threads=args.threads)
         ),
     }
     frames = {size: frame(*size) for size in [(640, 480), (320, 240)]}

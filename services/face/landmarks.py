@@ -3,9 +3,10 @@ head pose and a smile-genuineness cue.
 
 Crop: as MediaPipe's face_detection_front_detection_to_roi graph does: a square 1.5x the long side of
 the detector's box, around its centre, rotated so that the line from the right to the left eye
-keypoint (BlazeFace's first two) is horizontal, resampled to 192x192 RGB in [0, 1]. A plain Face
-(e.g. Haar's, which has no keypoints) gets the same crop axis-aligned. The model also says whether a
-face is in the crop; below 0.5 there is no geometry (None).
+keypoint (BlazeFace's first two) is horizontal, resampled to 192x192 RGB in [0, 1]. A Face with
+its `eyes` (the face service's BlazeFace detections) is levelled the same way; one without (Haar's) gets
+the crop axis-aligned. The model also says whether a face is in the crop; below 0.5 there is no geometry
+(None).
 
 Eyes: the mesh's own eyelid points barely move when the eyes open or narrow (measured: the
 astronaut's eyes stretched open 1.8x left its eye aspect ratio at 0.23-0.24), so, as MediaPipe's

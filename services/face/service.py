@@ -22,6 +22,23 @@ CHECKED_FACES = 3
 """Detections, largest first, that the face mesh checks per frame for one it confirms as a face."""
 
 
+def confirmed(detection: Detection, landmarker: FaceLandmarker) -> tuple[Detection, FaceGeometry | None]:
+    """The detection without the faces the face mesh rejects, and the geometry of its largest confirmed face.
+
+    The mesh also says whether its crop holds a face: a detector's false faces (BlazeFace's colour wheel
+    and cat: presence 0.001 and 0.02, against 0.73 and above for every LFW face) are neither read nor
+    counted. Detections are checked largest first, up to CHECKED_FACES, until one is confirmed; the
+    smaller ones after it are counted unchecked (the mesh runs once for a frame with a face)."""
+    rejected: list[int] = []
+    for index, face in enumerate(detection.faces[:CHECKED_FACES]):
+        geometry = landmarker.geometry(detection.image, face)
+        if geometry is not None:
+            faces = [f for i, f in enumerate(detection.faces) if i not in rejected]
+            return dataclasses.replace(detection, faces=faces), geometry
+        rejected.append(index)
+    return dataclasses.replace(detection, faces=[]), None
+
+
 class FaceService(ModelService[FaceSettings, Frame, FaceInput, dict[str, float]]):
     name = "face"
     backends = BACKENDS
@@ -61,18 +78,10 @@ class FaceService(ModelService[FaceSettings, Frame, FaceInput, dict[str, float]]
         no_face = Ready(FaceEmotion(session_id=frame.session_id, frame_seq=frame.seq, reading=None))
         if self.landmarker is None:
             return no_face if detection.largest is None else (detection, detection.largest, None)
-        # The face mesh also says whether its crop holds a face. BlazeFace's false faces (a colour wheel,
-        # a cat's face: presence 0.001 and 0.02, against 0.73 and above for every LFW face) are not read;
-        # the largest detection it confirms is, and only confirmed ones are counted.
-        rejected: list[int] = []
-        for index, face in enumerate(detection.faces[:CHECKED_FACES]):
-            geometry = self.landmarker.geometry(detection.image, face)
-            if geometry is None:
-                rejected.append(index)
-                continue
-            faces = [f for i, f in enumerate(detection.faces) if i not in rejected]
-            return dataclasses.replace(detection, faces=faces), face, geometry
-        return no_face
+        detection, geometry = confirmed(detection, self.landmarker)
+        if detection.largest is None or geometry is None:
+            return no_face
+        return detection, detection.largest, geometry
 
     def infer(self, inputs: list[FaceInput]) -> list[dict[str, float]]:
         return self.backend.classify([(detection.image, face) for detection, face, _ in inputs])

@@ -34,9 +34,9 @@ class FaceSettings(BatchSettings):
     blazeface_min_confidence: float = Field(0.5, description="BlazeFace score a detection needs to count as a face")
     landmarks: bool = Field(
         True,
-        description="468 face landmarks for the largest face (~4 ms): head pose for the quality score, the "
-        "smile cues (smile, Duchenne) that fusion's masking rule cites, and a check that the detection is a face "
-        "(off: BlazeFace's false faces are read too)",
+        description="468 face landmarks for the largest face (~4 ms, once more for each detection they reject): "
+        "head pose for the quality score, the smile cues (smile, Duchenne) that fusion's masking rule cites, and "
+        "a check that a detection is a face (off: a detector's false faces are read too)",
     )
     min_face_px: int = Field(40, description="Haar: smallest face side the detector looks for")
     min_neighbors: int = Field(7, description="Haar: overlapping detections a face needs (higher: fewer false faces)")
