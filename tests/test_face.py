@@ -138,14 +138,13 @@ async def test_service_answers_frames_and_refuses_bad_ones_over_nats(nats_server
 # --- the face mesh confirms what BlazeFace found --------------------------------------------------
 
 
-def colour_wheel_beside(face_side: int = 0) -> bytes:
+def colour_wheel_beside(face_side: int) -> bytes:
     """scikit-image's colour wheel, which BlazeFace takes for a face (score ~0.58), with the astronaut's
-    face `face_side` px wide beside it (none: 0)."""
+    face `face_side` px wide beside it."""
     canvas = np.full((370, 520, 3), 255, np.uint8)
     canvas[:, :371] = SAMPLES.colorwheel()[..., :3]
-    if face_side:
-        face = cv2.resize(SAMPLES.astronaut()[20:260, 130:340], (face_side, face_side))
-        canvas[10 : 10 + face_side, 515 - face_side : 515] = face
+    face = cv2.resize(SAMPLES.astronaut()[20:260, 130:340], (face_side, face_side))
+    canvas[10 : 10 + face_side, 515 - face_side : 515] = face
     return jpeg(canvas)
 
 

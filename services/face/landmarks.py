@@ -141,9 +141,9 @@ def square_transform(centre: np.ndarray, side: float, angle: float, out_side: in
 
 def crop_transform(face: Face | BlazeFace) -> np.ndarray:
     """The 2x3 affine taking 192x192 face-crop pixels to frame pixels."""
+    eyes = (face.to_face() if isinstance(face, BlazeFace) else face).eyes
     x, y, w, h = face.box
     angle = 0.0
-    eyes = (face.keypoint("right_eye"), face.keypoint("left_eye")) if isinstance(face, BlazeFace) else face.eyes
     if eyes is not None:
         (rx, ry), (lx, ly) = eyes
         angle = math.atan2(ly - ry, lx - rx)
